@@ -1,0 +1,29 @@
+# Two targets a newcomer needs: `make demo` and `make test`. Both set everything up first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: setup demo test benchmark system-deps
+
+system-deps:
+	bash scripts/install_system_deps.sh
+
+$(BIN)/callmood: setup.py
+	$(MAKE) system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(BIN)/callmood
+
+demo: setup
+	rm -f results.duckdb
+	$(BIN)/callmood run --input examples/calls --output results.duckdb
+	$(BIN)/python scripts/demo_summary.py results.duckdb
+
+test: setup
+	$(BIN)/pytest -q tests
+
+benchmark: setup
+	$(BIN)/python benchmarks/throughput.py

@@ -1,0 +1,98 @@
+"""The `callmood` command: run the nightly job, score one file, train and evaluate the model."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _run(argv: Sequence[str]) -> int:
+    from beam_pipeline import options as opts
+    from beam_pipeline.pipeline import run
+
+    callmood_options, beam_args = opts.parse(argv)
+    summary = run(callmood_options, beam_args)
+    print(summary.text())
+    return 0
+
+
+def _score(argv: Sequence[str]) -> int:
+    from beam_pipeline.options import parse_channel_map
+    from beam_pipeline.score_file import score_file, turns_table
+
+    parser = argparse.ArgumentParser(prog="callmood score", description="print the scored turns of one recording")
+    parser.add_argument("file", help="a recording (.wav .flac .mp3 .ogg .m4a); a sidecar beside it is used")
+    parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    parser.add_argument("--model-dir", default=None, help="model folder (default: the bundled model)")
+    parser.add_argument("--channel-map", default="0=agent,1=customer", type=parse_channel_map)
+    args = parser.parse_args(argv)
+    result = score_file(args.file, model_dir=args.model_dir, channel_map=args.channel_map)
+    if args.json:
+        print(json.dumps({"call": result.call_row, "turns": list(result.segment_rows)}, indent=2, default=str))
+    else:
+        print(turns_table(result))
+    return 0
+
+
+def _train(argv: Sequence[str]) -> int:
+    from ser_model.train import TrainConfig, train
+
+    parser = argparse.ArgumentParser(prog="callmood train",
+                                     description="tune, cross-validate by speaker, train and export the model")
+    parser.add_argument("--config", default=str(Path(__file__).resolve().parent.parent / "ser_model" /
+                                                "train_config.json"))
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "ser_model" / "artifacts"))
+    parser.add_argument("--cache-dir", default=None, help="where to keep computed feature windows between runs")
+    parser.add_argument("--skip-tuning", action="store_true")
+    parser.add_argument("--skip-cross-validation", action="store_true")
+    args = parser.parse_args(argv)
+    config = TrainConfig.load(args.config)
+    summary = train(config, Path(args.out), tune_first=not args.skip_tuning,
+                    cross_validate_first=not args.skip_cross_validation,
+                    cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    print(f"exported {summary['export']['model_version']} to {args.out}")
+    return 0
+
+
+def _evaluate(argv: Sequence[str]) -> int:
+    from ser_model.evaluate import evaluate, format_report
+    from ser_model.inference import DEFAULT_MODEL_DIR
+
+    parser = argparse.ArgumentParser(prog="callmood evaluate", description="evaluate a model on a manifest")
+    parser.add_argument("--manifest", required=True)
+    parser.add_argument("--data-root", required=True)
+    parser.add_argument("--channel", choices=("clean", "telephone"), default="clean")
+    parser.add_argument("--classes", default=None, help="comma-separated subset, e.g. angry,happy,neutral,sad")
+    parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
+    parser.add_argument("--json", default=None, help="also write the full report here")
+    args = parser.parse_args(argv)
+    result = evaluate(args.manifest, args.data_root, channel=args.channel, model_dir=args.model,
+                      classes=args.classes.split(",") if args.classes else None)
+    print(format_report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+COMMANDS = {"run": _run, "score": _score, "train": _train, "evaluate": _evaluate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print("usage: callmood {" + ",".join(COMMANDS) + "} [options]   (callmood COMMAND --help for more)")
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("apache_beam", "absl", "tensorflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

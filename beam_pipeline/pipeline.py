@@ -1,0 +1,232 @@
+"""The nightly job as one Beam pipeline: match -> read -> prepare -> score -> assemble -> write.
+
+The graph has no shuffle between reading a recording and writing its rows: each
+recording's turns are scored and reassembled inside the bundle that read it, so the
+job streams through any number of calls in flat memory and writes as it goes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+import uuid
+from typing import Iterable
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.ml.inference.base import RunInference
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
+
+from beam_pipeline.options import CallmoodOptions
+from beam_pipeline.prepare import StageError, TurnRef, prepare_call, processed_at
+from beam_pipeline.rows import ErrorResult, ScoredTurn, call_result, error_result
+from beam_pipeline.scoring import keyed_handler
+from beam_pipeline.sinks import open_sink
+from beam_pipeline.sinks.base import Sink, WriteResults
+from beam_pipeline.sources import SidecarError, is_recording, read_identity, recording_pattern
+from ser_model.inference import ModelInfo
+
+LOG = logging.getLogger(__name__)
+ERRORS = "errors"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """Per-run values every stage stamps into its rows."""
+
+    run_id: str
+    model_version: str
+    classes: tuple[str, ...]
+
+
+class PrepareRecording(beam.DoFn):
+    """Reads one matched recording and its sidecar; emits (TurnRef, windows) per turn, or one error."""
+
+    def __init__(self, options: CallmoodOptions, run: RunContext, model_info: ModelInfo):
+        self._options = options
+        self._run = run
+        self._spec = model_info.spec
+        self._recordings = Metrics.counter("callmood", "recordings_read")
+
+    def process(self, readable: fileio.ReadableFile) -> Iterable:
+        uri = readable.metadata.path
+        self._recordings.inc()
+        identity = None
+        try:
+            try:
+                identity = read_identity(uri, readable.metadata.last_updated_in_seconds)
+            except SidecarError as exc:
+                raise StageError("sidecar", str(exc)) from exc
+            max_bytes = self._options.max_duration_s * 48000 * 2 * 4
+            if readable.metadata.size_in_bytes > max_bytes:
+                raise StageError("read", f"file is {readable.metadata.size_in_bytes / 1e9:.1f} GB, more than "
+                                         f"{self._options.max_duration_s / 3600:.1f} h of any audio format")
+            try:
+                data = readable.read()
+            except Exception as exc:  # an unreadable object must not stop the night
+                raise StageError("read", f"could not read the file: {exc}") from exc
+            prepared = prepare_call(data, uri, identity, self._options, self._spec)
+        except StageError as exc:
+            yield beam.pvalue.TaggedOutput(ERRORS, self._error(uri, exc, identity))
+            return
+        except Exception as exc:  # an unexpected bug on one file still leaves a row, not a crash
+            LOG.exception("unexpected failure on %s", uri)
+            yield beam.pvalue.TaggedOutput(ERRORS, self._error(
+                uri, StageError("segment", f"internal error {type(exc).__name__}: {exc}"), identity))
+            return
+        for ref, windows in zip(prepared.turns, prepared.windows):
+            yield ref, windows
+
+    def _error(self, uri: str, exc: StageError, identity) -> ErrorResult:
+        return error_result(uri, exc, self._run.run_id, self._run.model_version, processed_at(),
+                            call_id=identity.call_id if identity else None,
+                            call_date=identity.call_date if identity else None)
+
+
+class AssembleCalls(beam.DoFn):
+    """Collects a call's scored turns and emits the call's rows once all of them have arrived.
+
+    Every turn of a call is produced inside the bundle that read the call, and
+    RunInference does not shuffle, so a call is always complete by the end of its
+    bundle; a call that is not (which would be a bug) becomes an error row rather
+    than a partial write.
+    """
+
+    def __init__(self, run: RunContext):
+        self._run = run
+        self._pending: dict[str, list[ScoredTurn]] = {}
+
+    def start_bundle(self):
+        self._pending = {}
+
+    def process(self, keyed_prediction):
+        ref, prediction = keyed_prediction
+        ref: TurnRef
+        probabilities = self._combine(ref, prediction.inference)
+        turns = self._pending.setdefault(ref.call.recording_uri, [])
+        turns.append(ScoredTurn(ref=ref, probabilities=probabilities))
+        if len(turns) == ref.call.n_turns:
+            del self._pending[ref.call.recording_uri]
+            yield call_result(turns, self._run.classes, self._run.model_version, self._run.run_id, processed_at())
+
+    def finish_bundle(self):
+        for uri, turns in self._pending.items():
+            call = turns[0].ref.call
+            error = StageError("score", f"only {len(turns)} of {call.n_turns} turns came back from scoring")
+            yield WindowedValue(
+                error_result(uri, error, self._run.run_id, self._run.model_version, processed_at(),
+                             call.identity.call_id, call.identity.call_date),
+                0, [GlobalWindow()])
+        self._pending = {}
+
+    @staticmethod
+    def _combine(ref: TurnRef, window_probabilities):
+        from ser_model.features import combine_window_probabilities
+
+        return combine_window_probabilities(window_probabilities, ref.window_weights)
+
+
+def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: RunContext,
+          model_info: ModelInfo, done: frozenset[str]) -> None:
+    """Adds the job's steps to `pipeline`; each step's label is what the Dataflow UI shows."""
+    skipped = Metrics.counter("callmood", "calls_skipped")
+
+    def not_done(metadata) -> bool:
+        if metadata.path in done:
+            skipped.inc()
+            return False
+        return True
+
+    prepared = (
+        pipeline
+        | "MatchRecordings" >> fileio.MatchFiles(recording_pattern(options.input), empty_match_treatment="ALLOW")
+        | "KeepAudioFiles" >> beam.Filter(lambda metadata: is_recording(metadata.path))
+        | "SkipProcessed" >> beam.Filter(not_done)
+        | "ReadRecordings" >> fileio.ReadMatches()
+        | "DecodeAndCutTurns" >> beam.ParDo(PrepareRecording(options, run, model_info)).with_outputs(
+            ERRORS, main="turns")
+    )
+    calls = (
+        prepared.turns
+        | "ScoreTurns" >> RunInference(keyed_handler(options.model_dir, options.inference_batch_turns))
+        | "AssembleCalls" >> beam.ParDo(AssembleCalls(run))
+    )
+    (
+        (calls, prepared[ERRORS])
+        | "CallsAndErrors" >> beam.Flatten()
+        | "WriteWarehouse" >> beam.ParDo(WriteResults(sink, options.write_every_calls))
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    calls_ok: int
+    calls_skipped: int
+    calls_failed: int
+    turns_written: int
+    audio_s: float
+    wall_s: float
+    output: str
+    model_version: str
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def text(self) -> str:
+        return (f"calls ok {self.calls_ok}, skipped {self.calls_skipped}, failed {self.calls_failed}; "
+                f"{self.turns_written} turns; audio {self.audio_s / 3600:.2f} h in {self.wall_s:.1f} s "
+                f"({self.realtime_factor:.0f}x real time); model {self.model_version}; results in {self.output}")
+
+
+def _counter(result, name: str) -> int:
+    counters = result.metrics().query(MetricsFilter().with_namespace("callmood").with_name(name))["counters"]
+    return int(sum(c.committed if c.committed is not None else c.attempted for c in counters))
+
+
+def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSummary:
+    """Runs the job to completion and records it in the runs table; the same entry serves CLI and tests."""
+    beam_args = list(beam_args or [])
+    if not any(a.startswith("--runner") for a in beam_args):
+        beam_args.append("--runner=FnApiRunner")
+    pipeline_options = PipelineOptions(beam_args, save_main_session=False)
+    model_info = ModelInfo.read(options.model_dir)
+    run_ctx = RunContext(run_id=uuid.uuid4().hex[:12], model_version=model_info.model_version,
+                         classes=model_info.classes)
+    sink = open_sink(options.output)
+    sink.ensure_tables()
+    done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
+    started_at = dt.datetime.now(dt.timezone.utc)
+    runner = pipeline_options.get_all_options().get("runner") or "FnApiRunner"
+    run_row = {"run_id": run_ctx.run_id, "started_at": started_at, "status": "running", "runner": runner,
+               "input_pattern": recording_pattern(options.input), "output": sink.describe(),
+               "model_version": model_info.model_version, "options_json": options.to_json()}
+    sink.write_run(run_row)
+    started = time.perf_counter()
+    pipeline = beam.Pipeline(options=pipeline_options)
+    build(pipeline, options, sink, run_ctx, model_info, done)
+    status = "failed"
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+        status = "succeeded"
+    finally:
+        wall_s = time.perf_counter() - started
+        if status == "succeeded":
+            summary = RunSummary(
+                run_id=run_ctx.run_id, calls_ok=_counter(result, "calls_ok"),
+                calls_skipped=_counter(result, "calls_skipped"), calls_failed=_counter(result, "calls_failed"),
+                turns_written=_counter(result, "turns_written"), audio_s=_counter(result, "audio_ms") / 1000.0,
+                wall_s=wall_s, output=sink.describe(), model_version=model_info.model_version)
+            run_row.update(calls_ok=summary.calls_ok, calls_skipped=summary.calls_skipped,
+                           calls_failed=summary.calls_failed, turns_written=summary.turns_written,
+                           audio_s=summary.audio_s, realtime_factor=summary.realtime_factor)
+        run_row.update(status=status, finished_at=dt.datetime.now(dt.timezone.utc), wall_s=wall_s)
+        sink.write_run(run_row)
+    return summary

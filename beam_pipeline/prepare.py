@@ -1,0 +1,115 @@
+"""From a recording's bytes to speaker turns ready for the model: decode, cut turns, make windows.
+
+A pure function of its inputs (no Beam, no I/O) so `callmood score` and the
+pipeline run exactly the same code, and tests can call it directly. Every way a
+recording can be unusable raises `StageError` naming the stage and a reason a
+supervisor can act on; the pipeline turns it into an errors-table row.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Mapping
+
+import numpy as np
+
+from beam_pipeline.conversation import ConversationStats, conversation_stats
+from beam_pipeline.decode import AudioDecodeError, decode_audio
+from beam_pipeline.options import CallmoodOptions
+from beam_pipeline.sources import CallIdentity
+from beam_pipeline.turns import Turn, mono_turns, stereo_turns
+from ser_model.features import FeatureSpec, window_features
+
+
+class StageError(Exception):
+    """A recording that cannot be processed, with the stage that found out and why."""
+
+    def __init__(self, stage: str, reason: str):
+        super().__init__(f"{stage}: {reason}")
+        self.stage = stage
+        self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True)
+class CallContext:
+    """What every turn of a call carries: the call's identity, its audio facts and its turn statistics."""
+
+    recording_uri: str
+    identity: CallIdentity
+    duration_s: float
+    n_channels: int
+    source_sample_rate_hz: int
+    source_format: str
+    n_turns: int
+    stats: ConversationStats
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnRef:
+    """The key a turn travels under through RunInference: which call, which turn, and how to weigh its windows."""
+
+    call: CallContext
+    turn_index: int
+    turn: Turn
+    window_weights: np.ndarray
+
+    def __hash__(self) -> int:
+        return hash((self.call.recording_uri, self.turn_index))
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedCall:
+    call: CallContext
+    turns: tuple[TurnRef, ...]
+    windows: tuple[np.ndarray, ...]     # per turn: float32 (n_windows, frames, mels)
+
+
+def _roles(identity: CallIdentity, n_channels: int, default_map: Mapping[int, str]) -> dict[int, str]:
+    mapping = dict(identity.channel_map if identity.channel_map is not None else default_map)
+    if n_channels == 1:
+        if identity.channel_map is not None and len(identity.channel_map) > 1:
+            raise StageError("sidecar", f"sidecar maps {len(identity.channel_map)} channels but the recording is mono")
+        return {}
+    missing = sorted(set(range(n_channels)) - set(mapping))
+    extra = sorted(set(mapping) - set(range(n_channels)))
+    if missing or extra:
+        raise StageError("sidecar", f"channel map {mapping} does not fit a {n_channels}-channel recording")
+    return mapping
+
+
+def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, options: CallmoodOptions,
+                 spec: FeatureSpec) -> PreparedCall:
+    """Decode, cut into speaker turns and compute each turn's model windows."""
+    try:
+        audio = decode_audio(data, recording_uri, target_rate_hz=spec.sample_rate_hz,
+                             max_duration_s=options.max_duration_s)
+    except AudioDecodeError as exc:
+        raise StageError("decode", str(exc)) from exc
+    if audio.duration_s < options.min_duration_s:
+        raise StageError("decode", f"recording is {audio.duration_s:.2f} s long, under the "
+                                   f"{options.min_duration_s:.1f} s minimum")
+    roles = _roles(identity, audio.n_channels, options.channel_map)
+    if audio.n_channels == 2:
+        turns = stereo_turns(audio.channels, audio.sample_rate_hz, roles, options.turns)
+    else:
+        turns = mono_turns(audio.channels[0], audio.sample_rate_hz, options.turns)
+    if not turns:
+        peak_dbfs = 20 * np.log10(float(np.max(np.abs(audio.channels))) + 1e-12)
+        raise StageError("segment", f"no speech found in {audio.duration_s:.1f} s "
+                                    f"(peak level {peak_dbfs:.0f} dBFS): silent or empty recording")
+    stats = conversation_stats(turns, audio.duration_s)
+    call = CallContext(recording_uri=recording_uri, identity=identity, duration_s=audio.duration_s,
+                       n_channels=audio.n_channels, source_sample_rate_hz=audio.source_sample_rate_hz,
+                       source_format=audio.source_format, n_turns=len(turns), stats=stats)
+    refs, windows = [], []
+    for index, turn in enumerate(turns):
+        start = int(round(turn.start_s * audio.sample_rate_hz))
+        end = int(round(turn.end_s * audio.sample_rate_hz))
+        turn_windows, weights = window_features(audio.channels[turn.channel, start:end], spec)
+        refs.append(TurnRef(call=call, turn_index=index, turn=turn, window_weights=weights))
+        windows.append(turn_windows)
+    return PreparedCall(call=call, turns=tuple(refs), windows=tuple(windows))
+
+
+def processed_at() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

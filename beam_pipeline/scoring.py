@@ -1,0 +1,55 @@
+"""The emotion model behind Beam's RunInference.
+
+Each example is one turn's stack of windows (n_windows, frames, mels); a batch of
+turns becomes ONE model call on all their windows concatenated, and the result is
+split back per turn. Beam's stock TensorFlow handler is not used because it loads
+SavedModels through tensorflow_hub and handles Keras 3 files poorly (Beam issue
+30616); this handler calls the project's own loader.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult
+
+from ser_model.inference import EmotionScorer, ModelInfo
+
+
+def _windows_in(element: Any) -> int:
+    """Batch weight of an element, keyed ((key, windows)) or not: its number of windows."""
+    windows = element[1] if isinstance(element, tuple) else element
+    return int(len(windows))
+
+
+class TurnWindowsModelHandler(ModelHandler[np.ndarray, PredictionResult, EmotionScorer]):
+    """Turn window stacks in, per-window class probabilities out (one array per turn)."""
+
+    def __init__(self, model_dir: str, *, min_batch_turns: int = 8, max_batch_turns: int = 64,
+                 max_batch_windows: int = 256):
+        super().__init__(min_batch_size=min_batch_turns, max_batch_size=max_batch_turns,
+                         max_batch_weight=max_batch_windows, element_size_fn=_windows_in)
+        self._model_dir = model_dir
+
+    def load_model(self) -> EmotionScorer:
+        return EmotionScorer(ModelInfo.read(self._model_dir))
+
+    def run_inference(self, batch: Sequence[np.ndarray], model: EmotionScorer,
+                      inference_args: Optional[dict[str, Any]] = None) -> Iterable[PredictionResult]:
+        sizes = [len(windows) for windows in batch]
+        probabilities = model.predict(np.concatenate(batch))
+        offsets = np.cumsum([0] + sizes)
+        return [PredictionResult(example=windows, inference=probabilities[a:b], model_id=model.info.model_version)
+                for windows, a, b in zip(batch, offsets[:-1], offsets[1:])]
+
+    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
+        return int(sum(windows.nbytes for windows in batch))
+
+    def get_metrics_namespace(self) -> str:
+        return "callmood_scoring"
+
+
+def keyed_handler(model_dir: str, max_batch_turns: int) -> KeyedModelHandler:
+    """The handler the pipeline uses: elements are (TurnRef, windows), keyed by call and turn."""
+    return KeyedModelHandler(TurnWindowsModelHandler(model_dir, max_batch_turns=max_batch_turns,
+                                                     min_batch_turns=min(8, max_batch_turns)))

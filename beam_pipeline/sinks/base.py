@@ -1,0 +1,81 @@
+"""The sink interface and the Beam step that writes through any sink in small transactions."""
+from __future__ import annotations
+
+import abc
+import logging
+from typing import Sequence
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from beam_pipeline.rows import CallResult, ErrorResult
+
+LOG = logging.getLogger(__name__)
+
+
+class Sink(abc.ABC):
+    """A warehouse the job can write to; picklable, so workers can open it themselves."""
+
+    @abc.abstractmethod
+    def ensure_tables(self) -> None:
+        """Create the tables from sql/ DDL if they do not exist."""
+
+    @abc.abstractmethod
+    def done_recordings(self, model_version: str) -> set[str]:
+        """recording_uri of every call already written by `model_version`."""
+
+    @abc.abstractmethod
+    def replace_calls(self, results: Sequence[CallResult | ErrorResult]) -> None:
+        """Replace every row of these recordings (segments, calls, errors) in one transaction."""
+
+    @abc.abstractmethod
+    def write_run(self, run_row: dict) -> None:
+        """Insert or update the row of one run."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the rows are, for the end-of-run summary."""
+
+
+class WriteResults(beam.DoFn):
+    """Writes call results and error rows, a few calls per transaction.
+
+    Small transactions mean a killed run keeps every call it finished (and never a
+    half-written one), and the next run skips those and finishes the rest.
+    """
+
+    def __init__(self, sink: Sink, write_every_calls: int):
+        self._sink = sink
+        self._write_every = write_every_calls
+        self._calls_ok = Metrics.counter("callmood", "calls_ok")
+        self._calls_failed = Metrics.counter("callmood", "calls_failed")
+        self._turns = Metrics.counter("callmood", "turns_written")
+        self._audio_ms = Metrics.counter("callmood", "audio_ms")
+        self._pending: list[CallResult | ErrorResult] = []
+        self._written = 0
+
+    def start_bundle(self):
+        self._pending = []
+
+    def process(self, result):
+        self._pending.append(result)
+        if len(self._pending) >= self._write_every:
+            self._flush()
+
+    def finish_bundle(self):
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        self._sink.replace_calls(self._pending)
+        for result in self._pending:
+            if isinstance(result, CallResult):
+                self._calls_ok.inc()
+                self._turns.inc(len(result.segment_rows))
+                self._audio_ms.inc(int(result.call_row["duration_s"] * 1000))
+            else:
+                self._calls_failed.inc()
+        self._written += len(self._pending)
+        LOG.info("written %d recordings so far", self._written)
+        self._pending = []

@@ -1,0 +1,84 @@
+"""The embedded warehouse: one DuckDB file, tables created from the same DDL as BigQuery's."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Sequence
+
+import duckdb
+import pyarrow as pa
+
+from beam_pipeline.rows import CallResult, ErrorResult
+from beam_pipeline.sinks.base import Sink
+from sql.schema import TABLES, columns, duckdb_ddl
+
+_ARROW_TYPES = {"STRING": pa.string(), "INT64": pa.int64(), "FLOAT64": pa.float64(), "DATE": pa.date32(),
+                "TIMESTAMP": pa.timestamp("us", tz="UTC"), "BOOL": pa.bool_()}
+
+
+def arrow_table(table: str, rows: Sequence[dict]) -> pa.Table:
+    """Rows as an Arrow table typed from the DDL, so an all-NULL column still has its type."""
+    schema = pa.schema([(c.name, _ARROW_TYPES[c.bigquery_type]) for c in columns(table)])
+    return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+
+
+class DuckDBSink(Sink):
+    """Opens the file per transaction, so a reader (or the next run) is never locked out for long."""
+
+    def __init__(self, path: str, lock_timeout_s: float = 60.0):
+        self.path = str(Path(path).resolve())
+        self._lock_timeout_s = lock_timeout_s
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self._lock_timeout_s
+        while True:
+            try:
+                return duckdb.connect(self.path)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def ensure_tables(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            for table in TABLES:
+                con.execute(duckdb_ddl(table))
+
+    def done_recordings(self, model_version: str) -> set[str]:
+        with self._connect() as con:
+            rows = con.execute("SELECT DISTINCT recording_uri FROM calls WHERE model_version = ?",
+                               [model_version]).fetchall()
+        return {uri for (uri,) in rows}
+
+    def replace_calls(self, results: Sequence[CallResult | ErrorResult]) -> None:
+        uris = sorted({r.recording_uri for r in results})
+        batches = {
+            "segments": [row for r in results if isinstance(r, CallResult) for row in r.segment_rows],
+            "calls": [r.call_row for r in results if isinstance(r, CallResult)],
+            "errors": [r.error_row for r in results if isinstance(r, ErrorResult)],
+        }
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table, rows in batches.items():
+                    con.execute(f"DELETE FROM {table} WHERE recording_uri IN (SELECT unnest(?))", [uris])
+                    if rows:
+                        con.register("staged", arrow_table(table, rows))
+                        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged")
+                        con.unregister("staged")
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
+    def write_run(self, run_row: dict) -> None:
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM runs WHERE run_id = ?", [run_row["run_id"]])
+            con.register("staged", arrow_table("runs", [run_row]))
+            con.execute("INSERT INTO runs BY NAME SELECT * FROM staged")
+            con.execute("COMMIT")
+
+    def describe(self) -> str:
+        return self.path

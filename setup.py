@@ -1,0 +1,35 @@
+"""The callmood package: what `pip install -e .` installs locally and Dataflow workers install via --setup_file."""
+from setuptools import find_packages, setup
+
+setup(
+    name="callmood",
+    version="0.1.0",
+    description="Nightly speech-emotion analytics for recorded contact-centre calls (Apache Beam + Keras).",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["beam_pipeline", "beam_pipeline.*", "ser_model", "ser_model.*",
+                                    "sql", "sql.*"]),
+    package_data={
+        "sql": ["tables/*.sql", "views/*.sql"],
+        "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json"],
+    },
+    install_requires=[
+        "apache-beam[gcp]==2.77.0",
+        "tensorflow-cpu==2.21.0",
+        "keras==3.15.1",
+        "librosa==0.11.0",
+        "soundfile==0.14.0",
+        "soxr==1.1.0",
+        "pydub==0.25.1",
+        "numpy==2.4.6",
+        "scipy==1.17.1",
+        "scikit-learn==1.9.1",
+        "duckdb==1.5.5",
+        "pyarrow==25.0.1",
+        "sqlglot==30.30.0",
+        "optuna==5.0.0",
+        "google-cloud-storage==3.17.1",
+        "google-cloud-bigquery==3.47.0",
+    ],
+    extras_require={"test": ["pytest==9.2.0"]},
+    entry_points={"console_scripts": ["callmood=beam_pipeline.cli:main"]},
+)
