@@ -32,7 +32,13 @@ def _score(argv: Sequence[str]) -> int:
     parser.add_argument("--model-dir", default=None, help="model folder (default: the bundled model)")
     parser.add_argument("--channel-map", default="0=agent,1=customer", type=parse_channel_map)
     args = parser.parse_args(argv)
-    result = score_file(args.file, model_dir=args.model_dir, channel_map=args.channel_map)
+    from beam_pipeline.prepare import StageError
+
+    try:
+        result = score_file(args.file, model_dir=args.model_dir, channel_map=args.channel_map)
+    except StageError as exc:
+        print(f"callmood score: {args.file}: {exc.stage}: {exc.reason}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps({"call": result.call_row, "turns": list(result.segment_rows)}, indent=2, default=str))
     else:
@@ -91,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # RunInference warns on every bundle that it cannot read memory usage here.
+    logging.getLogger("apache_beam.ml.inference.base").setLevel(logging.ERROR)
     return COMMANDS[argv[0]](argv[1:])
 
 

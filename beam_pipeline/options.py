@@ -44,7 +44,7 @@ class CallmoodOptions:
     max_duration_s: float = 4 * 3600.0
     min_duration_s: float = 1.0
     reprocess: bool = False
-    inference_batch_turns: int = 64
+    inference_batch_windows: int = 256
     write_every_calls: int = 20
 
     def to_json(self) -> str:
@@ -72,8 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="recordings longer than this are rejected into the errors table")
     parser.add_argument("--reprocess", action="store_true",
                         help="score recordings again even if this model version already did; replaces their rows")
-    parser.add_argument("--inference-batch-turns", type=int, default=64,
-                        help="most turns per model call (each turn holds one window per 3 s of speech)")
+    parser.add_argument("--inference-batch-windows", type=int, default=256,
+                        help="most 3 s windows per model call (a turn brings all its windows to one batch)")
 
 
 def from_namespace(args: argparse.Namespace) -> CallmoodOptions:
@@ -83,7 +83,7 @@ def from_namespace(args: argparse.Namespace) -> CallmoodOptions:
     return CallmoodOptions(
         input=args.input, output=args.output, model_dir=args.model_dir, channel_map=args.channel_map,
         turns=turns, max_duration_s=args.max_duration_s, reprocess=args.reprocess,
-        inference_batch_turns=args.inference_batch_turns,
+        inference_batch_windows=args.inference_batch_windows,
     )
 
 

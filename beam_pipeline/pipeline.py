@@ -52,6 +52,11 @@ class PrepareRecording(beam.DoFn):
         self._run = run
         self._spec = model_info.spec
         self._recordings = Metrics.counter("callmood", "recordings_read")
+        self._stage_ms = {stage: Metrics.counter("callmood", f"stage_ms_{stage}")
+                          for stage in ("read", "decode", "segment", "features")}
+
+    def _time_stage(self, stage: str, seconds: float) -> None:
+        self._stage_ms[stage].inc(int(seconds * 1000))
 
     def process(self, readable: fileio.ReadableFile) -> Iterable:
         uri = readable.metadata.path
@@ -66,11 +71,13 @@ class PrepareRecording(beam.DoFn):
             if readable.metadata.size_in_bytes > max_bytes:
                 raise StageError("read", f"file is {readable.metadata.size_in_bytes / 1e9:.1f} GB, more than "
                                          f"{self._options.max_duration_s / 3600:.1f} h of any audio format")
+            read_started = time.perf_counter()
             try:
                 data = readable.read()
             except Exception as exc:  # an unreadable object must not stop the night
                 raise StageError("read", f"could not read the file: {exc}") from exc
-            prepared = prepare_call(data, uri, identity, self._options, self._spec)
+            self._time_stage("read", time.perf_counter() - read_started)
+            prepared = prepare_call(data, uri, identity, self._options, self._spec, self._time_stage)
         except StageError as exc:
             yield beam.pvalue.TaggedOutput(ERRORS, self._error(uri, exc, identity))
             return
@@ -153,7 +160,7 @@ def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: Ru
     )
     calls = (
         prepared.turns
-        | "ScoreTurns" >> RunInference(keyed_handler(options.model_dir, options.inference_batch_turns))
+        | "ScoreTurns" >> RunInference(keyed_handler(options.model_dir, options.inference_batch_windows))
         | "AssembleCalls" >> beam.ParDo(AssembleCalls(run))
     )
     (
@@ -174,6 +181,7 @@ class RunSummary:
     wall_s: float
     output: str
     model_version: str
+    stage_s: dict = dataclasses.field(default_factory=dict)
 
     @property
     def realtime_factor(self) -> float:
@@ -185,9 +193,13 @@ class RunSummary:
                 f"({self.realtime_factor:.0f}x real time); model {self.model_version}; results in {self.output}")
 
 
-def _counter(result, name: str) -> int:
-    counters = result.metrics().query(MetricsFilter().with_namespace("callmood").with_name(name))["counters"]
-    return int(sum(c.committed if c.committed is not None else c.attempted for c in counters))
+def _counters(result) -> dict[str, int]:
+    """The job's own counters, summed over steps (committed where the runner has them)."""
+    totals: dict[str, int] = {}
+    for counter in result.metrics().query(MetricsFilter().with_namespace("callmood"))["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value or 0)
+    return totals
 
 
 def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSummary:
@@ -219,11 +231,14 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
     finally:
         wall_s = time.perf_counter() - started
         if status == "succeeded":
+            counts = _counters(result)
             summary = RunSummary(
-                run_id=run_ctx.run_id, calls_ok=_counter(result, "calls_ok"),
-                calls_skipped=_counter(result, "calls_skipped"), calls_failed=_counter(result, "calls_failed"),
-                turns_written=_counter(result, "turns_written"), audio_s=_counter(result, "audio_ms") / 1000.0,
-                wall_s=wall_s, output=sink.describe(), model_version=model_info.model_version)
+                run_id=run_ctx.run_id, calls_ok=counts.get("calls_ok", 0),
+                calls_skipped=counts.get("calls_skipped", 0), calls_failed=counts.get("calls_failed", 0),
+                turns_written=counts.get("turns_written", 0), audio_s=counts.get("audio_ms", 0) / 1000.0,
+                wall_s=wall_s, output=sink.describe(), model_version=model_info.model_version,
+                stage_s={name.removeprefix("stage_ms_"): ms / 1000.0 for name, ms in counts.items()
+                         if name.startswith("stage_ms_")})
             run_row.update(calls_ok=summary.calls_ok, calls_skipped=summary.calls_skipped,
                            calls_failed=summary.calls_failed, turns_written=summary.turns_written,
                            audio_s=summary.audio_s, realtime_factor=summary.realtime_factor)

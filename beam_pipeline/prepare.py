@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Mapping
+import time
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -64,6 +65,18 @@ class PreparedCall:
     windows: tuple[np.ndarray, ...]     # per turn: float32 (n_windows, frames, mels)
 
 
+class _StageTimer:
+    def __init__(self, report: Callable[[str, float], None] | None):
+        self._report = report
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self._report is not None:
+            self._report(stage, now - self._last)
+        self._last = now
+
+
 def _roles(identity: CallIdentity, n_channels: int, default_map: Mapping[int, str]) -> dict[int, str]:
     mapping = dict(identity.channel_map if identity.channel_map is not None else default_map)
     if n_channels == 1:
@@ -78,8 +91,13 @@ def _roles(identity: CallIdentity, n_channels: int, default_map: Mapping[int, st
 
 
 def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, options: CallmoodOptions,
-                 spec: FeatureSpec) -> PreparedCall:
-    """Decode, cut into speaker turns and compute each turn's model windows."""
+                 spec: FeatureSpec, stage_timer: Callable[[str, float], None] | None = None) -> PreparedCall:
+    """Decode, cut into speaker turns and compute each turn's model windows.
+
+    `stage_timer(stage, seconds)`, if given, is told how long each stage took: the
+    pipeline feeds it to Beam metrics, which is how the benchmark splits time by stage.
+    """
+    timer = _StageTimer(stage_timer)
     try:
         audio = decode_audio(data, recording_uri, target_rate_hz=spec.sample_rate_hz,
                              max_duration_s=options.max_duration_s)
@@ -88,6 +106,7 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
     if audio.duration_s < options.min_duration_s:
         raise StageError("decode", f"recording is {audio.duration_s:.2f} s long, under the "
                                    f"{options.min_duration_s:.1f} s minimum")
+    timer.lap("decode")
     roles = _roles(identity, audio.n_channels, options.channel_map)
     if audio.n_channels == 2:
         turns = stereo_turns(audio.channels, audio.sample_rate_hz, roles, options.turns)
@@ -98,6 +117,7 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
         raise StageError("segment", f"no speech found in {audio.duration_s:.1f} s "
                                     f"(peak level {peak_dbfs:.0f} dBFS): silent or empty recording")
     stats = conversation_stats(turns, audio.duration_s)
+    timer.lap("segment")
     call = CallContext(recording_uri=recording_uri, identity=identity, duration_s=audio.duration_s,
                        n_channels=audio.n_channels, source_sample_rate_hz=audio.source_sample_rate_hz,
                        source_format=audio.source_format, n_turns=len(turns), stats=stats)
@@ -108,6 +128,7 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
         turn_windows, weights = window_features(audio.channels[turn.channel, start:end], spec)
         refs.append(TurnRef(call=call, turn_index=index, turn=turn, window_weights=weights))
         windows.append(turn_windows)
+    timer.lap("features")
     return PreparedCall(call=call, turns=tuple(refs), windows=tuple(windows))
 
 

@@ -12,9 +12,9 @@ from typing import Mapping
 import numpy as np
 
 from beam_pipeline.options import DEFAULT_CHANNEL_MAP, CallmoodOptions
-from beam_pipeline.prepare import prepare_call, processed_at
+from beam_pipeline.prepare import StageError, prepare_call, processed_at
 from beam_pipeline.rows import CallResult, ScoredTurn, call_result
-from beam_pipeline.sources import read_identity
+from beam_pipeline.sources import SidecarError, read_identity
 from ser_model.features import combine_window_probabilities
 from ser_model.inference import DEFAULT_MODEL_DIR, EmotionScorer, ModelInfo
 
@@ -25,7 +25,10 @@ def score_file(path: str, *, model_dir: str | None = None,
     path = str(Path(path).resolve())
     info = ModelInfo.read(model_dir or DEFAULT_MODEL_DIR)
     options = CallmoodOptions(input=path, model_dir=str(info.model_dir), channel_map=dict(channel_map))
-    identity = read_identity(path, os.path.getmtime(path))
+    try:
+        identity = read_identity(path, os.path.getmtime(path))
+    except SidecarError as exc:
+        raise StageError("sidecar", str(exc)) from exc
     prepared = prepare_call(Path(path).read_bytes(), path, identity, options, info.spec)
     probabilities = EmotionScorer(info).predict(np.concatenate(prepared.windows))
     offsets = np.cumsum([0] + [len(w) for w in prepared.windows])

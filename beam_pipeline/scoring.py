@@ -8,9 +8,11 @@ SavedModels through tensorflow_hub and handles Keras 3 files poorly (Beam issue
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
+from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult
 
 from ser_model.inference import EmotionScorer, ModelInfo
@@ -25,19 +27,23 @@ def _windows_in(element: Any) -> int:
 class TurnWindowsModelHandler(ModelHandler[np.ndarray, PredictionResult, EmotionScorer]):
     """Turn window stacks in, per-window class probabilities out (one array per turn)."""
 
-    def __init__(self, model_dir: str, *, min_batch_turns: int = 8, max_batch_turns: int = 64,
-                 max_batch_windows: int = 256):
-        super().__init__(min_batch_size=min_batch_turns, max_batch_size=max_batch_turns,
-                         max_batch_weight=max_batch_windows, element_size_fn=_windows_in)
+    def __init__(self, model_dir: str, *, min_batch_windows: int = 32, max_batch_windows: int = 256):
+        # With element_size_fn, BatchElements counts batch sizes in windows, not turns:
+        # that is what the model's cost and memory scale with.
+        super().__init__(min_batch_size=min_batch_windows, max_batch_size=max_batch_windows,
+                         element_size_fn=_windows_in)
         self._model_dir = model_dir
+        self._score_ms = Metrics.counter("callmood", "stage_ms_score")
 
     def load_model(self) -> EmotionScorer:
         return EmotionScorer(ModelInfo.read(self._model_dir))
 
     def run_inference(self, batch: Sequence[np.ndarray], model: EmotionScorer,
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[PredictionResult]:
+        started = time.perf_counter()
         sizes = [len(windows) for windows in batch]
         probabilities = model.predict(np.concatenate(batch))
+        self._score_ms.inc(int((time.perf_counter() - started) * 1000))
         offsets = np.cumsum([0] + sizes)
         return [PredictionResult(example=windows, inference=probabilities[a:b], model_id=model.info.model_version)
                 for windows, a, b in zip(batch, offsets[:-1], offsets[1:])]
@@ -49,7 +55,7 @@ class TurnWindowsModelHandler(ModelHandler[np.ndarray, PredictionResult, Emotion
         return "callmood_scoring"
 
 
-def keyed_handler(model_dir: str, max_batch_turns: int) -> KeyedModelHandler:
+def keyed_handler(model_dir: str, max_batch_windows: int) -> KeyedModelHandler:
     """The handler the pipeline uses: elements are (TurnRef, windows), keyed by call and turn."""
-    return KeyedModelHandler(TurnWindowsModelHandler(model_dir, max_batch_turns=max_batch_turns,
-                                                     min_batch_turns=min(8, max_batch_turns)))
+    return KeyedModelHandler(TurnWindowsModelHandler(model_dir, max_batch_windows=max_batch_windows,
+                                                     min_batch_windows=min(32, max_batch_windows)))

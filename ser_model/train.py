@@ -182,7 +182,8 @@ def tune(config: TrainConfig, clips: Sequence[Clip], windows: dict[str, VariantW
                 "block_filters": tuple(space["block_filters"][
                     trial.suggest_categorical("block_filters", list(range(len(space["block_filters"]))))]),
                 "dropout": trial.suggest_categorical("dropout", space["dropout"]),
-                "learning_rate": trial.suggest_categorical("learning_rate", space["learning_rate"])}
+                "learning_rate": trial.suggest_categorical("learning_rate", space["learning_rate"]),
+                "spec_augment": trial.suggest_categorical("spec_augment", space["spec_augment"])}
 
     def objective(trial) -> float:
         params = params_of(trial)

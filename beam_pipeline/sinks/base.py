@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import time
 from typing import Sequence
 
 import apache_beam as beam
@@ -51,6 +52,7 @@ class WriteResults(beam.DoFn):
         self._calls_failed = Metrics.counter("callmood", "calls_failed")
         self._turns = Metrics.counter("callmood", "turns_written")
         self._audio_ms = Metrics.counter("callmood", "audio_ms")
+        self._write_ms = Metrics.counter("callmood", "stage_ms_write")
         self._pending: list[CallResult | ErrorResult] = []
         self._written = 0
 
@@ -68,7 +70,9 @@ class WriteResults(beam.DoFn):
     def _flush(self) -> None:
         if not self._pending:
             return
+        started = time.perf_counter()
         self._sink.replace_calls(self._pending)
+        self._write_ms.inc(int((time.perf_counter() - started) * 1000))
         for result in self._pending:
             if isinstance(result, CallResult):
                 self._calls_ok.inc()

@@ -1,0 +1,98 @@
+"""The DuckDB sink: tables from sql/ DDL, replace-not-append per recording, runs."""
+import datetime as dt
+
+import duckdb
+import pytest
+
+from beam_pipeline.rows import CallResult, ErrorResult
+from beam_pipeline.sinks import open_sink
+from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+from sql.schema import columns
+
+NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.timezone.utc)
+DAY = dt.date(2026, 11, 23)
+
+
+def _call(uri: str, n_turns: int, version: str = "ser-test", run_id: str = "r1") -> CallResult:
+    segments = tuple({
+        "call_id": uri.rsplit("/", 1)[-1], "recording_uri": uri, "call_date": DAY, "agent_id": "A1",
+        "queue": "billing", "turn_index": i, "speaker": "agent" if i % 2 == 0 else "customer", "channel": i % 2,
+        "start_s": 2.0 * i, "end_s": 2.0 * i + 1.5, "prob_angry": 0.5, "prob_disgust": 0.1, "prob_fear": 0.1,
+        "prob_happy": 0.1, "prob_neutral": 0.1, "prob_sad": 0.1, "top_emotion": "angry", "top_confidence": 0.5,
+        "arousal": 0.3, "valence": -0.3, "loudness_dbfs": -20.0, "pitch_median_hz": None, "speech_ratio": 0.9,
+        "overlap_s": 0.0, "n_windows": 1, "model_version": version, "run_id": run_id, "processed_at": NOW,
+    } for i in range(n_turns))
+    call = {"call_id": uri.rsplit("/", 1)[-1], "recording_uri": uri, "call_date": DAY, "started_at": None,
+            "agent_id": "A1", "queue": "billing", "duration_s": 60.0, "n_channels": 2, "turn_count": n_turns,
+            "frustration_score": 0.55, "model_version": version, "run_id": run_id, "processed_at": NOW}
+    return CallResult(uri, call, segments)
+
+
+def _error(uri: str, reason: str = "not audio") -> ErrorResult:
+    return ErrorResult(uri, {"recording_uri": uri, "call_id": None, "call_date": None, "stage": "decode",
+                             "reason": reason, "model_version": "ser-test", "run_id": "r1", "occurred_at": NOW})
+
+
+@pytest.fixture
+def sink(tmp_path) -> DuckDBSink:
+    sink = open_sink(str(tmp_path / "out" / "results.duckdb"))
+    sink.ensure_tables()
+    return sink
+
+
+def _count(sink: DuckDBSink, sql: str) -> int:
+    with duckdb.connect(sink.path, read_only=True) as con:
+        return con.execute(sql).fetchone()[0]
+
+
+def test_tables_match_the_ddl(sink):
+    with duckdb.connect(sink.path, read_only=True) as con:
+        for table in ("segments", "calls", "errors", "runs"):
+            names = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+            assert names == [c.name for c in columns(table)]
+
+
+def test_rewriting_a_call_replaces_its_rows_instead_of_adding(sink):
+    sink.replace_calls([_call("/x/a.wav", 3), _call("/x/b.wav", 2)])
+    sink.replace_calls([_call("/x/a.wav", 4, run_id="r2")])
+    assert _count(sink, "SELECT count(*) FROM segments") == 6
+    assert _count(sink, "SELECT count(*) FROM segments WHERE recording_uri = '/x/a.wav' AND run_id = 'r2'") == 4
+    assert _count(sink, "SELECT count(*) FROM calls") == 2
+
+
+def test_a_recording_that_now_succeeds_loses_its_old_error(sink):
+    sink.replace_calls([_error("/x/a.wav"), _error("/x/c.wav")])
+    sink.replace_calls([_call("/x/a.wav", 1), _error("/x/c.wav", "still broken")])
+    assert _count(sink, "SELECT count(*) FROM errors") == 1
+    assert _count(sink, "SELECT count(*) FROM errors WHERE reason = 'still broken'") == 1
+    assert _count(sink, "SELECT count(*) FROM calls") == 1
+
+
+def test_done_recordings_are_per_model_version(sink):
+    sink.replace_calls([_call("/x/a.wav", 1, version="ser-old"), _call("/x/b.wav", 1, version="ser-new"),
+                        _error("/x/c.wav")])
+    assert sink.done_recordings("ser-new") == {"/x/b.wav"}
+    assert sink.done_recordings("ser-none") == set()
+
+
+def test_a_failed_transaction_leaves_nothing_half_written(sink):
+    good = _call("/x/a.wav", 2)
+    bad = _call("/x/b.wav", 2)
+    bad.segment_rows[1]["call_date"] = None  # violates NOT NULL
+    with pytest.raises(duckdb.Error):
+        sink.replace_calls([good, bad])
+    assert _count(sink, "SELECT count(*) FROM segments") == 0
+    assert _count(sink, "SELECT count(*) FROM calls") == 0
+
+
+def test_run_rows_are_upserted(sink):
+    row = {"run_id": "r1", "started_at": NOW, "status": "running"}
+    sink.write_run(row)
+    sink.write_run({**row, "status": "succeeded", "calls_ok": 3, "finished_at": NOW})
+    with duckdb.connect(sink.path, read_only=True) as con:
+        assert con.execute("SELECT status, calls_ok FROM runs").fetchall() == [("succeeded", 3)]
+
+
+def test_bigquery_output_is_refused_clearly_until_it_exists():
+    with pytest.raises(NotImplementedError, match="bq://"):
+        open_sink("bq://project.dataset")

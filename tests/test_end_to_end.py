@@ -1,0 +1,111 @@
+"""`callmood run` on the bundled demo calls, through the real CLI, the Beam runner and DuckDB."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CALLS = REPO / "examples" / "calls"
+TRUTH = json.loads((REPO / "examples" / "calls_truth.json").read_text())
+
+
+def _callmood(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    calls = tmp_path_factory.mktemp("night") / "calls"
+    shutil.copytree(CALLS, calls)
+    db = calls.parent / "results.duckdb"
+    done = _callmood("run", "--input", str(calls), "--output", str(db))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"calls": calls, "db": db, "stdout": done.stdout}
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_every_good_recording_becomes_a_call_and_every_bad_one_an_error(first_run):
+    calls = {row[0]: row[1:] for row in _rows(first_run["db"], "SELECT regexp_extract(recording_uri, '[^/]+$'), "
+                                                               "call_id, agent_id, queue, call_date FROM calls")}
+    assert set(calls) == set(TRUTH["recordings"])
+    for name, truth in TRUTH["recordings"].items():
+        call_id, agent_id, queue, call_date = calls[name]
+        assert call_id == truth["call_id"]
+        if truth["has_sidecar"]:
+            assert (agent_id, queue) == (truth["agent_id"], truth["queue"])
+        else:
+            assert (agent_id, queue) == ("", "")
+        assert str(call_date) == "2026-11-23"
+    errors = dict(_rows(first_run["db"], "SELECT regexp_extract(recording_uri, '[^/]+$'), reason FROM errors"))
+    assert set(errors) == set(TRUTH["expected_errors"])
+    assert all(len(reason) > 10 for reason in errors.values())
+    assert "calls ok 8, skipped 0, failed 2" in first_run["stdout"]
+
+
+def test_turns_are_cut_where_the_speakers_spoke(first_run):
+    found = _rows(first_run["db"], "SELECT regexp_extract(recording_uri, '[^/]+$'), speaker, start_s, end_s "
+                                   "FROM segments")
+    by_call: dict[str, list[tuple]] = {}
+    for name, speaker, start_s, end_s in found:
+        by_call.setdefault(name, []).append((speaker, start_s, end_s))
+    matched = total = 0
+    for name, truth in TRUTH["recordings"].items():
+        for turn in truth["turns"]:
+            total += 1
+            matched += any(speaker == turn["speaker"] and abs(start_s - turn["start_s"]) < 0.35
+                           and abs(end_s - turn["end_s"]) < 0.35 for speaker, start_s, end_s in by_call[name])
+    assert matched / total >= 0.85, f"only {matched} of {total} true turns found"
+
+
+def test_probabilities_are_distributions_and_rows_carry_the_contract(first_run):
+    bad = _rows(first_run["db"], """
+        SELECT count(*) FROM segments
+        WHERE abs(prob_angry + prob_disgust + prob_fear + prob_happy + prob_neutral + prob_sad - 1) > 1e-6
+           OR top_confidence < 1.0 / 6 OR arousal NOT BETWEEN -1 AND 1 OR valence NOT BETWEEN -1 AND 1
+           OR model_version IS NULL OR run_id IS NULL OR end_s <= start_s""")
+    assert bad == [(0,)]
+    runs = _rows(first_run["db"], "SELECT status, calls_ok, calls_failed, turns_written FROM runs")
+    turns = _rows(first_run["db"], "SELECT count(*) FROM segments")[0][0]
+    assert runs == [("succeeded", 8, 2, turns)]
+
+
+def test_swapped_channel_map_from_the_sidecar_is_honoured(first_run):
+    speakers = dict(_rows(first_run["db"], "SELECT channel, min(speaker) FROM segments "
+                                           "WHERE recording_uri LIKE '%call_0006%' GROUP BY channel"))
+    assert speakers == {0: "customer", 1: "agent"}
+
+
+def test_a_second_run_skips_everything_and_reprocess_replaces(first_run):
+    count_sql = "SELECT (SELECT count(*) FROM segments), (SELECT count(*) FROM calls), (SELECT count(*) FROM errors)"
+    before = _rows(first_run["db"], count_sql)
+    again = _callmood("run", "--input", str(first_run["calls"]), "--output", str(first_run["db"]))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "calls ok 0, skipped 8, failed 2" in again.stdout
+    assert _rows(first_run["db"], count_sql) == before
+    redo = _callmood("run", "--input", str(first_run["calls"] / "call_000[12].*"), "--output",
+                     str(first_run["db"]), "--reprocess")
+    assert redo.returncode == 0, redo.stderr[-3000:]
+    assert "calls ok 2, skipped 0, failed 0" in redo.stdout
+    assert _rows(first_run["db"], count_sql) == before
+    assert len(_rows(first_run["db"], "SELECT DISTINCT run_id FROM calls")) == 2
+
+
+def test_score_prints_the_turns_of_one_recording():
+    done = _callmood("score", str(CALLS / "call_0002.ogg"), "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["call"]["call_id"] == TRUTH["recordings"]["call_0002.ogg"]["call_id"]
+    assert len(result["turns"]) >= 0.8 * len(TRUTH["recordings"]["call_0002.ogg"]["turns"])
+    table = _callmood("score", str(CALLS / "call_0002.ogg"))
+    assert "customer" in table.stdout and "frustration" in table.stdout
+    broken = _callmood("score", str(CALLS / "voicemail_broken.mp3"))
+    assert broken.returncode != 0 and "decode" in broken.stderr
