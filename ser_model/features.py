@@ -12,9 +12,12 @@ telephone channel's own colouring is taught by augmentation instead.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import librosa
 import numpy as np
+import scipy.fft
+import scipy.signal
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad")
 
@@ -46,8 +49,25 @@ class FeatureSpec:
 DEFAULT_SPEC = FeatureSpec()
 
 
+@functools.lru_cache(maxsize=4)
+def _mel_basis(spec: FeatureSpec) -> np.ndarray:
+    """(n_fft // 2 + 1, n_mels) filterbank, built once per spec: building it costs more than a turn's FFTs."""
+    basis = librosa.filters.mel(sr=spec.sample_rate_hz, n_fft=spec.n_fft, n_mels=spec.n_mels,
+                                fmin=spec.fmin_hz, fmax=spec.fmax_hz)
+    return np.ascontiguousarray(basis.T, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _analysis_window(spec: FeatureSpec) -> np.ndarray:
+    return scipy.signal.get_window("hann", spec.win_length, fftbins=True).astype(np.float32)
+
+
 def log_mel(samples: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray:
     """Log-mel spectrogram of mono float audio at `spec.sample_rate_hz`.
+
+    Numerically what `librosa.feature.melspectrogram(center=False)` computes (a test
+    holds the two together), but framed with a strided view and one batched real FFT,
+    which is several times faster on the short turns the pipeline feeds it.
 
     Returns
     -------
@@ -57,20 +77,15 @@ def log_mel(samples: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray
     samples = np.asarray(samples, dtype=np.float32)
     if samples.size < spec.n_fft:
         samples = np.pad(samples, (0, spec.n_fft - samples.size))
-    power = librosa.feature.melspectrogram(
-        y=samples,
-        sr=spec.sample_rate_hz,
-        n_fft=spec.n_fft,
-        win_length=spec.win_length,
-        hop_length=spec.hop_length,
-        n_mels=spec.n_mels,
-        fmin=spec.fmin_hz,
-        fmax=spec.fmax_hz,
-        power=2.0,
-        center=False,
-    )
-    mel_db = 10.0 * np.log10(np.maximum(power, 1e-10))
-    return np.maximum(mel_db, spec.floor_db).T.astype(np.float32)
+    # librosa centres a win_length window inside each n_fft frame; a frame's magnitude
+    # spectrum does not depend on where the zero padding goes, only the start does.
+    offset = (spec.n_fft - spec.win_length) // 2
+    frames = np.lib.stride_tricks.sliding_window_view(samples, spec.n_fft)[::spec.hop_length,
+                                                                            offset:offset + spec.win_length]
+    spectrum = scipy.fft.rfft(frames * _analysis_window(spec), n=spec.n_fft, axis=1)
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    mel_db = 10.0 * np.log10(np.maximum(power @ _mel_basis(spec), 1e-10))
+    return np.maximum(mel_db, spec.floor_db).astype(np.float32)
 
 
 def normalise_window(mel_db: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray:

@@ -91,3 +91,18 @@ def test_spec_augment_masks_only_while_training():
         assert zero_frames <= 60 and zero_bands <= 16
         assert set(np.unique(example)) <= {0.0, 1.0}
     assert 0 < (masked == 0).mean() < 0.5
+
+
+def test_fast_log_mel_matches_librosa():
+    import librosa
+
+    audio = _noise(2.3, seed=5)
+    spec = DEFAULT_SPEC
+    reference = librosa.feature.melspectrogram(
+        y=audio, sr=spec.sample_rate_hz, n_fft=spec.n_fft, win_length=spec.win_length,
+        hop_length=spec.hop_length, n_mels=spec.n_mels, fmin=spec.fmin_hz, fmax=spec.fmax_hz, power=2.0,
+        center=False)
+    reference_db = np.maximum(10 * np.log10(np.maximum(reference, 1e-10)), spec.floor_db).T
+    ours = log_mel(audio)
+    assert ours.shape == reference_db.shape
+    np.testing.assert_allclose(ours, reference_db, atol=1e-3)
