@@ -65,6 +65,13 @@ class PreparedCall:
     windows: tuple[np.ndarray, ...]     # per turn: float32 (n_windows, frames, mels)
 
 
+def _is_dual_mono(channels: np.ndarray) -> bool:
+    """Both channels carry the same signal (a mono recording saved as stereo): not two sides of a call."""
+    difference = float(np.mean((channels[0] - channels[1]) ** 2))
+    level = float(np.mean(channels[0] ** 2)) + 1e-12
+    return difference < 1e-4 * level
+
+
 class _StageTimer:
     def __init__(self, report: Callable[[str, float], None] | None):
         self._report = report
@@ -108,10 +115,13 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
                                    f"{options.min_duration_s:.1f} s minimum")
     timer.lap("decode")
     roles = _roles(identity, audio.n_channels, options.channel_map)
-    if audio.n_channels == 2:
-        turns = stereo_turns(audio.channels, audio.sample_rate_hz, roles, options.turns)
+    channels = audio.channels
+    if audio.n_channels == 2 and _is_dual_mono(channels):
+        channels = channels[:1]
+    if channels.shape[0] == 2:
+        turns = stereo_turns(channels, audio.sample_rate_hz, roles, options.turns)
     else:
-        turns = mono_turns(audio.channels[0], audio.sample_rate_hz, options.turns)
+        turns = mono_turns(channels[0], audio.sample_rate_hz, options.turns)
     if not turns:
         peak_dbfs = 20 * np.log10(float(np.max(np.abs(audio.channels))) + 1e-12)
         raise StageError("segment", f"no speech found in {audio.duration_s:.1f} s "
@@ -125,7 +135,7 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
     for index, turn in enumerate(turns):
         start = int(round(turn.start_s * audio.sample_rate_hz))
         end = int(round(turn.end_s * audio.sample_rate_hz))
-        turn_windows, weights = window_features(audio.channels[turn.channel, start:end], spec)
+        turn_windows, weights = window_features(channels[turn.channel, start:end], spec)
         refs.append(TurnRef(call=call, turn_index=index, turn=turn, window_weights=weights))
         windows.append(turn_windows)
     timer.lap("features")

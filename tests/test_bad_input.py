@@ -21,6 +21,8 @@ def night(tmp_path_factory):
     speech = speech[: 20 * rate_hz]
     sf.write(folder / "good.flac", speech, rate_hz)
     sf.write(folder / "mono.wav", speech.mean(axis=1), rate_hz, subtype="PCM_16")
+    mono = speech.mean(axis=1)
+    sf.write(folder / "dual_mono.wav", np.stack([mono, mono], axis=1), rate_hz, subtype="PCM_16")
     (folder / "empty.wav").write_bytes(b"")
     sf.write(folder / "silent.wav", np.zeros((10 * rate_hz, 2), dtype=np.float32), rate_hz)
     sf.write(folder / "short.wav", speech[: rate_hz // 2], rate_hz)
@@ -61,6 +63,7 @@ def test_each_bad_file_is_one_error_row_with_its_reason(night, name, stage, word
 def test_the_rest_of_the_night_is_processed(night):
     assert night["calls"]["good.flac"] == ["agent", "customer"]
     assert night["calls"]["mono.wav"] == ["speaker_0"]
+    assert night["calls"]["dual_mono.wav"] == ["speaker_0"]  # the same signal twice is not two sides
     assert "notes.txt" not in night["errors"] and "notes.txt" not in night["calls"]
     summary = night["summary"]
-    assert (summary.calls_ok, summary.calls_failed, summary.calls_skipped) == (2, 7, 0)
+    assert (summary.calls_ok, summary.calls_failed, summary.calls_skipped) == (3, 7, 0)
