@@ -72,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="recordings longer than this are rejected into the errors table")
     parser.add_argument("--reprocess", action="store_true",
                         help="score recordings again even if this model version already did; replaces their rows")
+    parser.add_argument("--write-every-calls", type=int, default=20,
+                        help="calls per warehouse transaction: what a killed run can lose at most")
     parser.add_argument("--inference-batch-windows", type=int, default=256,
                         help="most 3 s windows per model call (a turn brings all its windows to one batch)")
 
@@ -83,7 +85,7 @@ def from_namespace(args: argparse.Namespace) -> CallmoodOptions:
     return CallmoodOptions(
         input=args.input, output=args.output, model_dir=args.model_dir, channel_map=args.channel_map,
         turns=turns, max_duration_s=args.max_duration_s, reprocess=args.reprocess,
-        inference_batch_windows=args.inference_batch_windows,
+        inference_batch_windows=args.inference_batch_windows, write_every_calls=args.write_every_calls,
     )
 
 

@@ -109,3 +109,36 @@ def test_score_prints_the_turns_of_one_recording():
     assert "customer" in table.stdout and "frustration" in table.stdout
     broken = _callmood("score", str(CALLS / "voicemail_broken.mp3"))
     assert broken.returncode != 0 and "decode" in broken.stderr
+
+
+def test_a_killed_run_rerun_finishes_the_rest_without_duplicates(tmp_path):
+    import os
+    import signal
+    import time
+
+    night = tmp_path / "night"
+    night.mkdir()
+    sources = sorted(p for p in CALLS.iterdir() if p.name in TRUTH["recordings"])
+    for i in range(24):
+        source = sources[i % len(sources)]
+        (night / f"c{i:03d}{source.suffix}").symlink_to(source)
+    db = tmp_path / "killed.duckdb"
+    args = [sys.executable, "-m", "beam_pipeline.cli", "run", "--input", str(night), "--output", str(db),
+            "--write-every-calls", "2"]
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    for line in process.stderr:
+        if "written" in line and "recordings so far" in line:
+            break
+        assert time.monotonic() < deadline
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = _rows(db, "SELECT count(*) FROM calls")[0][0]
+    assert 0 < partial < 24
+    again = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"calls ok {24 - partial}, skipped {partial}, failed 0" in again.stdout
+    assert _rows(db, "SELECT count(*), count(DISTINCT recording_uri) FROM calls") == [(24, 24)]
+    assert _rows(db, "SELECT count(*) - count(DISTINCT (recording_uri, turn_index)) FROM segments") == [(0,)]
+    orphans = _rows(db, "SELECT count(*) FROM segments s ANTI JOIN calls c USING (recording_uri)")
+    assert orphans == [(0,)]
