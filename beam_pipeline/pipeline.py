@@ -23,12 +23,13 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_pipeline.options import CallmoodOptions
-from beam_pipeline.prepare import StageError, TurnRef, prepare_call, processed_at
+from beam_pipeline.prepare import StageError, prepare_call, processed_at
 from beam_pipeline.rows import ErrorResult, ScoredTurn, call_result, error_result
 from beam_pipeline.scoring import keyed_handler
 from beam_pipeline.sinks import open_sink
 from beam_pipeline.sinks.base import Sink, WriteResults
 from beam_pipeline.sources import SidecarError, is_recording, read_identity, recording_pattern
+from ser_model.features import combine_window_probabilities
 from ser_model.inference import ModelInfo
 
 LOG = logging.getLogger(__name__)
@@ -113,8 +114,7 @@ class AssembleCalls(beam.DoFn):
 
     def process(self, keyed_prediction):
         ref, prediction = keyed_prediction
-        ref: TurnRef
-        probabilities = self._combine(ref, prediction.inference)
+        probabilities = combine_window_probabilities(prediction.inference, ref.window_weights)
         turns = self._pending.setdefault(ref.call.recording_uri, [])
         turns.append(ScoredTurn(ref=ref, probabilities=probabilities))
         if len(turns) == ref.call.n_turns:
@@ -130,12 +130,6 @@ class AssembleCalls(beam.DoFn):
                              call.identity.call_id, call.identity.call_date),
                 0, [GlobalWindow()])
         self._pending = {}
-
-    @staticmethod
-    def _combine(ref: TurnRef, window_probabilities):
-        from ser_model.features import combine_window_probabilities
-
-        return combine_window_probabilities(window_probabilities, ref.window_weights)
 
 
 def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: RunContext,

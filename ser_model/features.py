@@ -51,10 +51,15 @@ DEFAULT_SPEC = FeatureSpec()
 
 @functools.lru_cache(maxsize=4)
 def _mel_basis(spec: FeatureSpec) -> np.ndarray:
-    """(n_fft // 2 + 1, n_mels) filterbank, built once per spec: building it costs more than a turn's FFTs."""
+    """(n_bins, n_mels) filterbank, built once per spec: building it costs more than a turn's FFTs.
+
+    Only the FFT bins up to the highest non-zero filter are kept (fmax is 4 kHz, so
+    about half of them): the bins above carry no weight and need no power computed.
+    """
     basis = librosa.filters.mel(sr=spec.sample_rate_hz, n_fft=spec.n_fft, n_mels=spec.n_mels,
                                 fmin=spec.fmin_hz, fmax=spec.fmax_hz)
-    return np.ascontiguousarray(basis.T, dtype=np.float32)
+    n_bins = int(np.flatnonzero(basis.any(axis=0))[-1]) + 1
+    return np.ascontiguousarray(basis[:, :n_bins].T, dtype=np.float32)
 
 
 @functools.lru_cache(maxsize=4)
@@ -82,9 +87,10 @@ def log_mel(samples: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray
     offset = (spec.n_fft - spec.win_length) // 2
     frames = np.lib.stride_tricks.sliding_window_view(samples, spec.n_fft)[::spec.hop_length,
                                                                             offset:offset + spec.win_length]
-    spectrum = scipy.fft.rfft(frames * _analysis_window(spec), n=spec.n_fft, axis=1)
+    basis = _mel_basis(spec)
+    spectrum = scipy.fft.rfft(frames * _analysis_window(spec), n=spec.n_fft, axis=1)[:, : basis.shape[0]]
     power = spectrum.real ** 2 + spectrum.imag ** 2
-    mel_db = 10.0 * np.log10(np.maximum(power @ _mel_basis(spec), 1e-10))
+    mel_db = 10.0 * np.log10(np.maximum(power @ basis, 1e-10))
     return np.maximum(mel_db, spec.floor_db).astype(np.float32)
 
 

@@ -41,12 +41,21 @@ class ModelInfo:
 class EmotionScorer:
     """The loaded Keras model: windows in, class probabilities out."""
 
-    def __init__(self, info: ModelInfo):
+    def __init__(self, info: ModelInfo, threads: int | None = 1):
+        """`threads`: TensorFlow's intra-op threads. One is the cheapest per window; a
+        runner gets parallelism from running bundles side by side, not from splitting
+        one small batch across cores. None keeps TensorFlow's default."""
         import keras
         import tensorflow as tf
 
         import ser_model.model  # noqa: F401  (registers the custom layers for deserialisation)
 
+        if threads is not None:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:  # TensorFlow already started in this process: keep its setting
+                pass
         self.info = info
         self._model = keras.saving.load_model(info.model_dir / KERAS_FILE, compile=False)
         self._forward = tf.function(lambda x: self._model(x, training=False), reduce_retracing=True)
