@@ -97,8 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # RunInference warns on every bundle that it cannot read memory usage here.
-    logging.getLogger("apache_beam.ml.inference.base").setLevel(logging.ERROR)
+    # RunInference warns through the root logger, on every model load, that it cannot
+    # read memory usage on this platform: noise for the user.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: "Resource module is not available" not in record.getMessage())
     return COMMANDS[argv[0]](argv[1:])
 
 

@@ -15,6 +15,7 @@ from typing import Iterable
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.ml.inference.base import RunInference
@@ -133,7 +134,7 @@ class AssembleCalls(beam.DoFn):
 
 
 def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: RunContext,
-          model_info: ModelInfo, done: frozenset[str]) -> None:
+          model_info: ModelInfo, done: frozenset[str], expected_recordings: int | None = None) -> None:
     """Adds the job's steps to `pipeline`; each step's label is what the Dataflow UI shows."""
     skipped = Metrics.counter("callmood", "calls_skipped")
 
@@ -160,7 +161,7 @@ def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: Ru
     (
         (calls, prepared[ERRORS])
         | "CallsAndErrors" >> beam.Flatten()
-        | "WriteWarehouse" >> beam.ParDo(WriteResults(sink, options.write_every_calls))
+        | "WriteWarehouse" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings))
     )
 
 
@@ -187,6 +188,18 @@ class RunSummary:
                 f"({self.realtime_factor:.0f}x real time); model {self.model_version}; results in {self.output}")
 
 
+def _count_to_do(pattern: str, done: frozenset[str]) -> int | None:
+    """How many recordings this run will process, for progress lines; None if the store cannot say cheaply."""
+    try:
+        matched = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list if is_recording(m.path)]
+    except Exception:  # progress is a nicety: never fail a run over it
+        return None
+    to_do = sum(path not in done for path in matched)
+    LOG.info("%d recordings matched, %d already processed by this model, %d to process",
+             len(matched), len(matched) - to_do, to_do)
+    return to_do
+
+
 def _counters(result) -> dict[str, int]:
     """The job's own counters, summed over steps (committed where the runner has them)."""
     totals: dict[str, int] = {}
@@ -208,6 +221,7 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
     sink = open_sink(options.output)
     sink.ensure_tables()
     done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
+    to_do = _count_to_do(recording_pattern(options.input), done)
     started_at = dt.datetime.now(dt.timezone.utc)
     runner = pipeline_options.get_all_options().get("runner") or "FnApiRunner"
     run_row = {"run_id": run_ctx.run_id, "started_at": started_at, "status": "running", "runner": runner,
@@ -216,7 +230,7 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
     sink.write_run(run_row)
     started = time.perf_counter()
     pipeline = beam.Pipeline(options=pipeline_options)
-    build(pipeline, options, sink, run_ctx, model_info, done)
+    build(pipeline, options, sink, run_ctx, model_info, done, to_do)
     status = "failed"
     try:
         result = pipeline.run()

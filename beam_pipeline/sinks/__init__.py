@@ -10,8 +10,11 @@ from beam_pipeline.sinks.base import Sink
 
 
 def open_sink(output: str) -> Sink:
+    """``bq://project.dataset`` is BigQuery; anything else is a DuckDB file path."""
     if output.startswith("bq://"):
-        raise NotImplementedError("bq:// output (BigQuery) is not available yet; write to a .duckdb file")
+        from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+
+        return BigQuerySink.from_output(output)
     from beam_pipeline.sinks.duckdb_sink import DuckDBSink
 
     return DuckDBSink(output)

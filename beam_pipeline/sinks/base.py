@@ -45,8 +45,9 @@ class WriteResults(beam.DoFn):
     half-written one), and the next run skips those and finishes the rest.
     """
 
-    def __init__(self, sink: Sink, write_every_calls: int):
+    def __init__(self, sink: Sink, write_every_calls: int, expected_recordings: int | None = None):
         self._sink = sink
+        self._expected = expected_recordings
         self._write_every = write_every_calls
         self._calls_ok = Metrics.counter("callmood", "calls_ok")
         self._calls_failed = Metrics.counter("callmood", "calls_failed")
@@ -81,5 +82,6 @@ class WriteResults(beam.DoFn):
             else:
                 self._calls_failed.inc()
         self._written += len(self._pending)
-        LOG.info("written %d recordings so far", self._written)
+        of_total = f" of {self._expected}" if self._expected else ""
+        LOG.info("written %d%s recordings so far", self._written, of_total)
         self._pending = []

@@ -1,4 +1,4 @@
-"""The embedded warehouse: one DuckDB file, tables created from the same DDL as BigQuery's."""
+"""The embedded warehouse: one DuckDB file, tables and views created from the same SQL files as BigQuery's."""
 from __future__ import annotations
 
 import time
@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from beam_pipeline.rows import CallResult, ErrorResult
 from beam_pipeline.sinks.base import Sink
-from sql.schema import TABLES, columns, duckdb_ddl
+from sql.schema import TABLES, VIEWS, columns, duckdb_ddl, duckdb_view
 
 _ARROW_TYPES = {"STRING": pa.string(), "INT64": pa.int64(), "FLOAT64": pa.float64(), "DATE": pa.date32(),
                 "TIMESTAMP": pa.timestamp("us", tz="UTC"), "BOOL": pa.bool_()}
@@ -44,6 +44,8 @@ class DuckDBSink(Sink):
         with self._connect() as con:
             for table in TABLES:
                 con.execute(duckdb_ddl(table))
+            for view in VIEWS:   # CREATE OR REPLACE: a new release's views replace the old ones
+                con.execute(duckdb_view(view))
 
     def done_recordings(self, model_version: str) -> set[str]:
         with self._connect() as con:
