@@ -7,7 +7,7 @@ import pytest
 from beam_pipeline.rows import CallResult, ErrorResult
 from beam_pipeline.sinks import open_sink
 from beam_pipeline.sinks.duckdb_sink import DuckDBSink
-from sql.schema import columns
+from sql.schema import VIEWS, columns, view_columns
 
 NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.timezone.utc)
 DAY = dt.date(2026, 11, 23)
@@ -93,6 +93,20 @@ def test_run_rows_are_upserted(sink):
         assert con.execute("SELECT status, calls_ok FROM runs").fetchall() == [("succeeded", 3)]
 
 
-def test_bigquery_output_is_refused_clearly_until_it_exists():
-    with pytest.raises(NotImplementedError, match="bq://"):
-        open_sink("bq://project.dataset")
+def test_ensure_tables_creates_the_analysis_views_too_and_can_run_again(sink):
+    sink.ensure_tables()
+    with duckdb.connect(sink.path, read_only=True) as con:
+        views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        assert views == set(VIEWS)
+        for view in VIEWS:
+            names = [row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()]
+            assert names == list(view_columns(view))
+
+
+def test_bigquery_output_opens_the_bigquery_sink_without_connecting():
+    from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+
+    sink = open_sink("bq://my-project.callmood")
+    assert isinstance(sink, BigQuerySink)
+    assert (sink.project, sink.dataset, sink._client) == ("my-project", "callmood", None)
+    assert sink.describe() == "bq://my-project.callmood"

@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 
 from beam_pipeline.rows import CallResult, ErrorResult
 from beam_pipeline.sinks.base import Sink
-from sql.schema import TABLES, VIEWS, bigquery_ddl, bigquery_view, columns
+from sql.schema import TABLES, VIEWS, bigquery_ddl, bigquery_view, columns, partition_column
 
 LOG = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ class BigQuerySink(Sink):
     project, dataset : str
         Where the tables and views live.
     location : str, optional
-        The dataset's location, used only when ensure_tables has to create it.
+        The dataset's location (``EU``, ``us-central1``): where jobs run, and
+        where ensure_tables creates the dataset if it is missing. None lets
+        BigQuery infer it from the tables a job reads or writes.
     job_timeout_s : float
         How long to wait for one load or query job; a job that is still running
         then raises, and Beam retries the bundle (the write is idempotent).
@@ -130,11 +132,13 @@ class BigQuerySink(Sink):
         job = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=list(parameters)))
         return [dict(row) for row in job.result(timeout=self.job_timeout_s)]
 
-    def _run_transaction(self, statements: Sequence[str], attempts: int = 6) -> None:
+    def _run_transaction(self, statements: Sequence[str], declarations: Sequence[str] = (),
+                         attempts: int = 6) -> None:
         """Runs the statements as one transaction, retrying when a concurrent writer wins the table."""
         from google.api_core import exceptions
 
-        script = "BEGIN TRANSACTION;\n" + ";\n".join(statements) + ";\nCOMMIT TRANSACTION;"
+        script = "".join(f"{d};\n" for d in declarations) + "BEGIN TRANSACTION;\n" + ";\n".join(statements) + \
+            ";\nCOMMIT TRANSACTION;"
         for attempt in range(attempts):
             try:
                 self._query(script)
@@ -170,8 +174,23 @@ class BigQuerySink(Sink):
             raise
         return staged_id
 
-    def _replace(self, batches: Mapping[str, Sequence[Mapping]], key: str) -> None:
-        """Deletes every row whose `key` is in the batch from each table, inserts the batch's rows; atomically."""
+    def _replace(self, batches: Mapping[str, Sequence[Mapping]], key: str, dates_from: str | None = None) -> None:
+        """Deletes every row whose `key` is in the batch from each table, inserts the batch's rows; atomically.
+
+        Parameters
+        ----------
+        batches : mapping
+            table -> rows to write; a table with no rows still loses the batch's keys.
+        key : str
+            The column that names what is replaced (recording_uri, run_id).
+        dates_from : str, optional
+            A table (calls) whose rows, old and staged, carry the partition date
+            of everything replaced. Tables partitioned by that column then only
+            delete inside those partitions, so a write scans one night's rows
+            instead of the table's whole history. The dates are computed into a
+            script variable first: BigQuery prunes partitions on a variable,
+            never on a subquery.
+        """
         staged: list[_Replacement] = []
         try:
             for table, rows in batches.items():
@@ -180,14 +199,23 @@ class BigQuerySink(Sink):
             if not sources:
                 return
             keys = " UNION DISTINCT ".join(f"SELECT {key} FROM `{source}`" for source in sources)
-            statements = []
+            declarations, statements = [], []
+            date_column = partition_column(dates_from) if dates_from else None
+            if date_column:
+                known = [f"SELECT {date_column} FROM `{self.table_id(dates_from)}` WHERE {key} IN ({keys})"]
+                known += [f"SELECT {date_column} FROM `{r.staged}`"
+                          for r in staged if r.table == dates_from and r.staged]
+                declarations.append(f"DECLARE replaced_dates ARRAY<DATE> DEFAULT "
+                                    f"(SELECT ARRAY_AGG(DISTINCT {date_column}) FROM ({' UNION ALL '.join(known)}))")
             for replacement in staged:
                 target = self.table_id(replacement.table)
-                statements.append(f"DELETE FROM `{target}` WHERE {key} IN ({keys})")
+                in_partitions = (f"{date_column} IN UNNEST(replaced_dates) AND "
+                                 if date_column and partition_column(replacement.table) == date_column else "")
+                statements.append(f"DELETE FROM `{target}` WHERE {in_partitions}{key} IN ({keys})")
                 if replacement.staged:
                     names = ", ".join(c.name for c in columns(replacement.table))
                     statements.append(f"INSERT INTO `{target}` ({names}) SELECT {names} FROM `{replacement.staged}`")
-            self._run_transaction(statements)
+            self._run_transaction(statements, declarations)
         finally:
             for replacement in staged:
                 if replacement.staged:
@@ -224,13 +252,16 @@ class BigQuerySink(Sink):
         """Every row of these recordings, in segments, calls and errors, replaced in one transaction.
 
         Every result brings a calls row or an errors row, so the staged calls and
-        errors together name every recording of the batch.
+        errors together name every recording of the batch. A recording's segments
+        share its calls row's call_date, so the old and new calls rows say which
+        partitions of segments and calls hold the rows to replace, even when a
+        corrected sidecar moved the call to another date.
         """
         self._replace({
             "segments": [row for r in results if isinstance(r, CallResult) for row in r.segment_rows],
             "calls": [r.call_row for r in results if isinstance(r, CallResult)],
             "errors": [r.error_row for r in results if isinstance(r, ErrorResult)],
-        }, key="recording_uri")
+        }, key="recording_uri", dates_from="calls")
 
     def write_run(self, run_row: dict) -> None:
         self._replace({"runs": [run_row]}, key="run_id")

@@ -1,0 +1,30 @@
+"""Shared fixtures: the GCS and BigQuery emulators, started once per test session on 127.0.0.1."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests import emulators as emu
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory):
+    """Both emulators running, and this process's environment pointing the Google clients at them.
+
+    Skips (with the installer's own words) only when scripts/install_emulators.sh
+    cannot install them; a failure to start is an error, not a skip.
+    """
+    reason = emu.missing_reason()
+    if reason:
+        pytest.skip(f"GCS/BigQuery emulators unavailable: {reason}")
+    with emu.running(tmp_path_factory.mktemp("emulators")) as running, pytest.MonkeyPatch.context() as patch:
+        for name, value in running.env.items():
+            patch.setenv(name, value)
+        yield running
+
+
+@pytest.fixture
+def bq_dataset(emulators) -> str:
+    """A fresh, empty `project.dataset` name on the BigQuery emulator (created by whoever uses it)."""
+    return f"{emu.PROJECT}.t_{uuid.uuid4().hex[:10]}"
