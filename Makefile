@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test benchmark system-deps
+.PHONY: setup demo test benchmark system-deps emulators
 
 system-deps:
 	bash scripts/install_system_deps.sh
@@ -22,7 +22,10 @@ demo: setup
 	$(BIN)/callmood run --input examples/calls --output results.duckdb
 	$(BIN)/python scripts/demo_summary.py results.duckdb
 
-test: setup
+emulators:
+	bash scripts/install_emulators.sh
+
+test: setup emulators
 	$(BIN)/pytest -q tests
 
 benchmark: setup
