@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test benchmark system-deps emulators
+.PHONY: setup demo test benchmark system-deps emulators lookmlint
 
 system-deps:
 	bash scripts/install_system_deps.sh
@@ -21,11 +21,15 @@ demo: setup
 	rm -f results.duckdb
 	$(BIN)/callmood run --input examples/calls --output results.duckdb
 	$(BIN)/python scripts/demo_summary.py results.duckdb
+	$(BIN)/callmood dashboard --db results.duckdb --out report.html
 
 emulators:
 	bash scripts/install_emulators.sh
 
-test: setup emulators
+lookmlint:
+	bash scripts/install_lookmlint.sh
+
+test: setup emulators lookmlint
 	$(BIN)/pytest -q tests
 
 benchmark: setup

@@ -7,10 +7,11 @@ setup(
     description="Nightly speech-emotion analytics for recorded contact-centre calls (Apache Beam + Keras).",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["beam_pipeline", "beam_pipeline.*", "ser_model", "ser_model.*",
-                                    "sql", "sql.*"]),
+                                    "sql", "sql.*", "dashboards", "dashboards.*"]),
     package_data={
         "sql": ["tables/*.sql", "views/*.sql"],
         "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json"],
+        "dashboards": ["looker/*.lkml", "looker/*.lookml", "looker/.lintconfig.yml"],
     },
     install_requires=[
         "apache-beam[gcp]==2.77.0",
@@ -29,7 +30,10 @@ setup(
         "optuna==5.0.0",
         "google-cloud-storage==3.17.1",
         "google-cloud-bigquery==3.47.0",
+        "plotly==7.1.0",
+        "looker-sdk==26.22.0",
+        "PyYAML==6.0.4",
     ],
-    extras_require={"test": ["pytest==9.2.0"]},
+    extras_require={"test": ["pytest==9.2.0", "lkml==1.3.7", "selenium==4.51.0"]},
     entry_points={"console_scripts": ["callmood=beam_pipeline.cli:main"]},
 )

@@ -1,4 +1,4 @@
-"""The `callmood` command: run the nightly job, score one file, train and evaluate the model."""
+"""The `callmood` command: run the nightly job, score one file, train and evaluate the model, build dashboards."""
 from __future__ import annotations
 
 import argparse
@@ -86,7 +86,33 @@ def _evaluate(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "score": _score, "train": _train, "evaluate": _evaluate}
+def _dashboard(argv: Sequence[str]) -> int:
+    from dashboards.local_dashboard import serve, write_report
+
+    parser = argparse.ArgumentParser(prog="callmood dashboard",
+                                     description="the Customer Experience and Agent Wellbeing dashboards from a "
+                                                 "DuckDB file, as one self-contained HTML page")
+    parser.add_argument("--db", required=True, help="DuckDB file written by callmood run")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", default="report.html", help="HTML file to write (default: report.html)")
+    where.add_argument("--serve", action="store_true", help="serve the page on http://127.0.0.1:PORT instead")
+    parser.add_argument("--port", type=int, default=8050)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.db, port=args.port)
+    else:
+        print(f"wrote {write_report(args.db, args.out)}")
+    return 0
+
+
+def _looker(argv: Sequence[str]) -> int:
+    from dashboards.looker_deploy import main as looker_main
+
+    return looker_main(argv)
+
+
+COMMANDS = {"run": _run, "score": _score, "train": _train, "evaluate": _evaluate, "dashboard": _dashboard,
+            "looker": _looker}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
