@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS `{dataset}`.runs (
   wall_s FLOAT64
     OPTIONS(description="Wall-clock duration of the run, seconds."),
   realtime_factor FLOAT64
-    OPTIONS(description="wall_s / audio_s: wall-clock seconds spent per second of audio (below 1 is faster than real time)."),
+    OPTIONS(description="audio_s / wall_s: seconds of audio processed per wall-clock second (above 1 is faster than real time)."),
   model_version STRING
     OPTIONS(description="Version of the emotion model used by the run."),
   options_json STRING
