@@ -445,3 +445,60 @@ def mono_turns(samples: np.ndarray, sample_rate_hz: int, options: TurnOptions,
     if samples.ndim != 1:
         raise ValueError(f"mono_turns needs 1-D audio, got shape {samples.shape}")
     return _turns(samples[np.newaxis], sample_rate_hz, {0: speaker}, options)
+
+
+def speaker_turns(samples: np.ndarray, sample_rate_hz: int, speech_by_speaker: np.ndarray,
+                  speakers: list[str], options: TurnOptions) -> list[Turn]:
+    """Turns of a single-channel recording whose speech frames are already attributed to speakers.
+
+    The mono counterpart of `stereo_turns` for a diarized recording: the same turn
+    cutting, loudness and pitch, each speaker's turns cut from that speaker's own
+    frames of the one channel (so every turn has `channel` 0).
+
+    Parameters
+    ----------
+    samples : float 1-D audio.
+    sample_rate_hz : its rate.
+    speech_by_speaker : bool (n_speakers, n_frames) on the `options.frame_s` grid
+        (as `speech_frames` returns it): True where that speaker is speaking.
+    speakers : the name of each row ("speaker_0", "agent", ...).
+    options : turn-cutting settings.
+
+    Returns
+    -------
+    Turns of all speakers sorted by start time. `overlap_s` counts the frames of a
+    turn in which another speaker's row is also True (0 when each frame has at
+    most one speaker, as a single-label diarization gives).
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1:
+        raise ValueError(f"speaker_turns needs 1-D audio, got shape {samples.shape}")
+    speech = np.asarray(speech_by_speaker, dtype=bool)
+    if speech.ndim != 2 or speech.shape[0] != len(speakers):
+        raise ValueError(f"speech_by_speaker has shape {speech.shape} for {len(speakers)} speakers")
+    frame_length = _frame_length(sample_rate_hz, options)
+    energy = _frame_energy(samples[np.newaxis], frame_length)[0]
+    n_frames = min(energy.size, speech.shape[1])
+    energy, speech = energy[:n_frames], speech[:, :n_frames]
+    frame_s = frame_length / sample_rate_hz
+    ranges = [(row, start, end) for row in range(speech.shape[0]) for start, end in _cut_turns(speech[row], options)]
+    # every row reads the same channel: a broadcast view, not copies of the signal
+    channels = np.broadcast_to(samples, (speech.shape[0], samples.size))
+    pitches = _turn_pitches_hz(channels, sample_rate_hz, frame_length, ranges, speech)
+    speaking = speech.sum(axis=0)
+    turns = []
+    for (row, start, end), pitch_hz in zip(ranges, pitches):
+        own = speech[row, start:end]
+        others = (speaking[start:end] - own) > 0
+        turns.append(Turn(
+            speaker=speakers[row],
+            channel=0,
+            start_s=round(start * frame_s, 6),
+            end_s=round(end * frame_s, 6),
+            speech_ratio=round(float(own.mean()), 4),
+            overlap_s=round(float(np.count_nonzero(own & others)) * frame_s, 6),
+            loudness_dbfs=round(float(_level_dbfs(energy[start:end][own].mean())), 2),
+            pitch_median_hz=None if pitch_hz is None else round(pitch_hz, 1),
+        ))
+    turns.sort(key=lambda t: (t.start_s, t.speaker))
+    return turns

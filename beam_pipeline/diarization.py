@@ -1,0 +1,491 @@
+"""Diarization of mono call recordings: which stretches of speech belong to which speaker.
+
+A stereo call has one side per channel; a mono recording has both voices in one
+signal, so the segmentation stage must find the voices itself. The steps, all on
+the 20 ms frame grid the voice-activity detector (`turns.speech_frames`) uses:
+
+1. voice activity: `speech_frames`, the same detector the stereo path uses;
+2. speaker features: 19 mel-cepstral coefficients of each speech frame over the
+   telephone band (200-3600 Hz), minus the call's mean (which removes the line's
+   colouring, common to both voices);
+3. segments: each run of speech cut into pieces of at most `segment_s`; a speaker
+   change inside a run (the next side starting without a pause) is left to step 6;
+4. speaker embedding of each segment: a small network (two dense layers on the
+   segment's cepstral mean and spread) trained to tell speakers apart; the
+   weights ship beside this module (`diarization_embedder.npz`, ~0.1 MB) and
+   are rebuilt by `benchmarks/train_speaker_embedder.py` from the development
+   speakers of ../shared/data only;
+5. clustering: average-linkage agglomerative clustering of the embeddings by
+   cosine distance, stopped at a distance threshold (tuned on development calls),
+   which is what decides how many speakers a call has (1 to `max_speakers`);
+   `num_speakers` forces a count when it is known;
+6. resegmentation: each speaker's cepstral frames modelled by one full-covariance
+   Gaussian, frame log-likelihoods smoothed over `smoothing_s` and a Viterbi pass
+   with a penalty per change of speaker, so boundaries land on frames rather than
+   segment edges and a change inside a run of speech is found;
+7. turns: each speaker's frames cut into turns by `turns.speaker_turns` (the same
+   gap merging, minimum and maximum lengths, loudness and pitch as stereo).
+
+Why a trained embedding rather than the statistics alone: on acted emotional
+speech, cepstral statistics group a call's sentences by *mood* as readily as by
+voice. On the development calls, 2-way clustering of 1.5 s segments by their
+cepstral means put about 66 % of segments with the right speaker (50 % is
+chance), the embedding 75-80 %; with the speakers' labels a linear rule separates
+about 95 % of the same segments, so the voices are there, but the mood dominates the unsupervised
+view. The embedding was trained on 15 voices only (all the speakers the data
+rule leaves for it), which is its main limit: `benchmarks/diarization_der.py`
+measures the error rates that follow (a man and a woman are told apart far more
+often than two voices of the same sex).
+Why so small: segmentation runs on every second of every call, inside a job that
+must run at >= 500x real time per core; this stage costs about 0.2-0.3 ms of CPU
+per second of audio (measured by `benchmarks/diarization_der.py`).
+
+Speakers are named ``speaker_0``, ``speaker_1``, ... in order of first speech. With
+`DiarizationOptions.first_speaker_role` the first speaker of a two-speaker call is
+called ``agent`` and the other ``customer``: that holds for inbound queues where the
+agent answers with a greeting, not for outbound calls (the customer answers "hello"
+first), so it is off unless a deployment knows its calls are inbound.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from pathlib import Path
+
+import librosa
+import numpy as np
+import scipy.cluster.hierarchy
+import scipy.fft
+import scipy.linalg
+
+from beam_pipeline.turns import Turn, TurnOptions, speaker_turns, speech_frames
+
+DEFAULT_EMBEDDER_PATH = Path(__file__).resolve().with_name("diarization_embedder.npz")
+
+# --- speaker features
+_ANALYSIS_WINDOW_S = 0.032        # 512 samples at 16 kHz, centred on each 20 ms VAD frame
+_MEL_BANDS = 32
+_MEL_FMIN_HZ = 200.0              # the telephone band: nothing below 300 Hz survives a phone line ...
+_MEL_FMAX_HZ = 3600.0             # ... nor above 3400 Hz
+_N_CEPSTRA = 19                   # c1..c19; c0 (loudness) is left out: it follows the line's gain, not the voice
+_LOG_FLOOR = 1e-10
+
+# --- clustering
+_MAX_LINKAGE_SEGMENTS = 2000      # ~50 min of speech in 1.5 s segments; longer calls are clustered on a sample
+
+# --- resegmentation
+_RESEGMENT_BLOCK_S = 0.1          # speaker changes are placed to 100 ms (the collar of a DER is 250 ms)
+
+
+@dataclasses.dataclass(frozen=True)
+class DiarizationOptions:
+    """How a mono recording is split into speakers.
+
+    The defaults are the settings measured in `benchmarks/diarization_der.py`;
+    `cluster_threshold` and `switch_penalty` were tuned on development speakers only.
+    """
+
+    num_speakers: int | None = None      # the count when known (e.g. every call of a queue is two-party)
+    max_speakers: int = 3                # estimated counts are capped here
+    segment_s: float = 1.5               # longest piece of a speech run embedded as one unit
+    min_segment_s: float = 0.3           # shorter pieces are not clustered, only resegmented
+    cluster_threshold: float = 0.4       # cosine distance at which clusters stop merging
+    min_speaker_share: float = 0.05      # a cluster with less of the speech than this joins its nearest
+    smoothing_s: float = 0.5             # resegmentation: frame log-likelihoods averaged over this span
+    switch_penalty: float = 10.0         # resegmentation: log-likelihood cost of a change of speaker
+    resegment_iterations: int = 2
+    first_speaker_role: bool = False     # two speakers: the first is "agent", the other "customer"
+
+
+@dataclasses.dataclass(frozen=True)
+class Diarization:
+    """Speaker of every VAD frame of a recording."""
+
+    frame_s: float
+    labels: np.ndarray                   # int per frame: speaker index, -1 where nobody speaks
+    speakers: tuple[str, ...]            # name of each speaker index
+
+    @property
+    def n_speakers(self) -> int:
+        return len(self.speakers)
+
+    def speech_by_speaker(self) -> np.ndarray:
+        """bool (n_speakers, n_frames): the frames of each speaker."""
+        return self.labels[np.newaxis, :] == np.arange(self.n_speakers)[:, np.newaxis]
+
+    def segments(self) -> list[tuple[float, float, str]]:
+        """(start_s, end_s, speaker) of each run of one speaker's frames, in time order (RTTM-ready)."""
+        edges = np.flatnonzero(np.diff(self.labels)) + 1
+        starts = np.concatenate(([0], edges))
+        ends = np.concatenate((edges, [self.labels.size]))
+        return [(round(float(s) * self.frame_s, 6), round(float(e) * self.frame_s, 6), self.speakers[self.labels[s]])
+                for s, e in zip(starts, ends) if self.labels[s] >= 0]
+
+
+# --------------------------------------------------------------------------- features
+
+@functools.lru_cache(maxsize=4)
+def _cepstral_basis(sample_rate_hz: int, n_fft: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """(bins used, mel filterbank (bins, bands), DCT (bands, cepstra)) for one FFT size.
+
+    The mel filterbank is cut to the bins it touches (below 3.6 kHz, under half
+    of them at 16 kHz) and the DCT is a precomputed matrix, so a frame costs one
+    short matrix product per step.
+    """
+    mel = librosa.filters.mel(sr=sample_rate_hz, n_fft=n_fft, n_mels=_MEL_BANDS, fmin=_MEL_FMIN_HZ,
+                              fmax=min(_MEL_FMAX_HZ, sample_rate_hz / 2)).T.astype(np.float32)
+    used_bins = int(np.flatnonzero(mel.any(axis=1)).max()) + 1
+    # row j is the DCT of a unit impulse in band j, so log_mel @ dct is the DCT of each row of log_mel
+    dct = scipy.fft.dct(np.eye(_MEL_BANDS), type=2, norm="ortho", axis=1)[:, 1:_N_CEPSTRA + 1]
+    return used_bins, mel[:used_bins], dct.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n).astype(np.float32)
+
+
+def speaker_features(samples: np.ndarray, sample_rate_hz: int, frames: np.ndarray,
+                     frame_s: float = 0.02) -> np.ndarray:
+    """Mel-cepstra c1..c19 of the given frames, float32 (n_frames, 19).
+
+    Parameters
+    ----------
+    samples : float 1-D audio.
+    sample_rate_hz : its rate (>= 8 kHz).
+    frames : indices of `frame_s` frames to analyse (the speech frames): only these
+        are transformed, which is most of the cost saved on a call with pauses.
+    frame_s : the frame grid (the VAD's).
+
+    Each frame is analysed over a 32 ms Hann window centred on it (longer than the
+    20 ms frame, for a spectral resolution of ~30 Hz), in one batched FFT.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    frames = np.asarray(frames, dtype=np.int64)
+    n_fft = 1 << int(math.ceil(math.log2(_ANALYSIS_WINDOW_S * sample_rate_hz)))
+    if frames.size == 0 or samples.size < n_fft:
+        return np.zeros((0, _N_CEPSTRA), dtype=np.float32)
+    frame_length = int(round(frame_s * sample_rate_hz))
+    starts = np.clip(frames * frame_length + frame_length // 2 - n_fft // 2, 0, samples.size - n_fft)
+    windows = np.lib.stride_tricks.sliding_window_view(samples, n_fft)[starts]
+    windows *= _hann(n_fft)
+    used_bins, mel, dct = _cepstral_basis(sample_rate_hz, n_fft)
+    spectrum = scipy.fft.rfft(windows, axis=-1, workers=1)[:, :used_bins]
+    power = np.square(spectrum.real) + np.square(spectrum.imag)
+    log_mel = np.log(power @ mel + _LOG_FLOOR)
+    return log_mel @ dct
+
+
+def segment_statistics(features: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Mean and standard deviation of `features` rows over each [start, end) of `bounds` ((n, 2) ints).
+
+    Cumulative sums, so the cost does not grow with the number of segments.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    zero = np.zeros((1, features.shape[1]))
+    first = np.concatenate((zero, np.cumsum(features, axis=0)))
+    second = np.concatenate((zero, np.cumsum(features * features, axis=0)))
+    count = (bounds[:, 1] - bounds[:, 0])[:, np.newaxis].astype(np.float64)
+    mean = (first[bounds[:, 1]] - first[bounds[:, 0]]) / count
+    variance = (second[bounds[:, 1]] - second[bounds[:, 0]]) / count - mean * mean
+    return np.hstack((mean, np.sqrt(np.maximum(variance, 1e-8)))).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- embedding
+
+@dataclasses.dataclass(frozen=True)
+class SpeakerEmbedder:
+    """Segment statistics -> unit-length speaker embedding: standardise, two ReLU layers.
+
+    Trained as a speaker classifier (the classifier's last layer is dropped), so
+    the embedding keeps what tells voices apart and drops what varies within a
+    voice: mood, sentence, phone line.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_EMBEDDER_PATH) -> "SpeakerEmbedder":
+        with np.load(path) as data:
+            n_layers = int(data["n_layers"])
+            return cls(mean=data["mean"].astype(np.float32), scale=data["scale"].astype(np.float32),
+                       weights=tuple(data[f"w{k}"].astype(np.float32) for k in range(n_layers)),
+                       biases=tuple(data[f"b{k}"].astype(np.float32) for k in range(n_layers)))
+
+    def save(self, path: str | Path, **metadata: str) -> None:
+        arrays = {f"w{k}": w for k, w in enumerate(self.weights)} | {f"b{k}": b for k, b in enumerate(self.biases)}
+        np.savez_compressed(path, mean=self.mean, scale=self.scale, n_layers=len(self.weights),
+                            **{k: np.asarray(v) for k, v in metadata.items()}, **arrays)
+
+    def embed(self, statistics: np.ndarray) -> np.ndarray:
+        hidden = (np.asarray(statistics, dtype=np.float32) - self.mean) / self.scale
+        for weight, bias in zip(self.weights, self.biases):
+            hidden = np.maximum(hidden @ weight + bias, 0.0)
+        norm = np.linalg.norm(hidden, axis=1, keepdims=True)
+        return hidden / np.maximum(norm, 1e-9)
+
+
+@functools.lru_cache(maxsize=2)
+def default_embedder() -> SpeakerEmbedder:
+    return SpeakerEmbedder.load(DEFAULT_EMBEDDER_PATH)
+
+
+# --------------------------------------------------------------------------- segments and clustering
+
+def speech_segments(speech_frame_indices: np.ndarray, max_frames: int) -> np.ndarray:
+    """[start, end) positions in the speech-frame sequence of runs of consecutive frames, each cut into
+    equal pieces of at most `max_frames`. int (n, 2)."""
+    indices = np.asarray(speech_frame_indices)
+    if indices.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(indices) > 1) + 1
+    run_starts = np.concatenate(([0], breaks))
+    run_ends = np.concatenate((breaks, [indices.size]))
+    pieces = []
+    for start, end in zip(run_starts.tolist(), run_ends.tolist()):
+        n_pieces = max(1, math.ceil((end - start) / max_frames))
+        cuts = np.linspace(start, end, n_pieces + 1).round().astype(np.int64)
+        pieces.append(np.stack((cuts[:-1], cuts[1:]), axis=1))
+    return np.concatenate(pieces)
+
+
+def cluster_embeddings(embeddings: np.ndarray, weights: np.ndarray, options: DiarizationOptions) -> np.ndarray:
+    """Cluster label per embedding row, 0..k-1.
+
+    Average linkage on cosine distance, cut at `options.cluster_threshold` (or at
+    `num_speakers` clusters when that is given), at most `max_speakers` clusters;
+    a cluster holding less than `min_speaker_share` of the speech (`weights`: frames
+    per row) is folded into the cluster whose centroid is nearest. That last rule
+    is what stops one odd sentence (a laugh, a shout) from becoming a speaker.
+    """
+    n = embeddings.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    if n > _MAX_LINKAGE_SEGMENTS:
+        # linkage needs all n^2/2 distances: a 4 h recording's ~10,000 segments would take 400 MB.
+        # Cluster an even sample through the call, then give every segment its nearest centroid.
+        sample = np.linspace(0, n - 1, _MAX_LINKAGE_SEGMENTS).round().astype(np.int64)
+        sample_labels = cluster_embeddings(embeddings[sample], np.asarray(weights)[sample], options)
+        centroids = np.stack([embeddings[sample][sample_labels == k].mean(axis=0)
+                              for k in range(int(sample_labels.max()) + 1)])
+        return np.unique(np.argmax(embeddings @ centroids.T, axis=1), return_inverse=True)[1].astype(np.int64)
+    tree = scipy.cluster.hierarchy.linkage(embeddings, method="average", metric="cosine")
+    if options.num_speakers is not None:
+        labels = scipy.cluster.hierarchy.fcluster(tree, min(options.num_speakers, n), "maxclust") - 1
+    else:
+        labels = scipy.cluster.hierarchy.fcluster(tree, options.cluster_threshold, "distance") - 1
+        if labels.max() + 1 > options.max_speakers:
+            labels = scipy.cluster.hierarchy.fcluster(tree, options.max_speakers, "maxclust") - 1
+    weights = np.asarray(weights, dtype=np.float64)
+    keep_at_least = 1 if options.num_speakers is None else min(options.num_speakers, n)
+    while True:
+        present = np.unique(labels)
+        shares = np.array([weights[labels == k].sum() for k in present]) / weights.sum()
+        smallest = int(np.argmin(shares))
+        if present.size <= keep_at_least or shares[smallest] >= options.min_speaker_share:
+            break
+        centroids = np.stack([embeddings[labels == k].mean(axis=0) for k in present])
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+        similarity = centroids @ centroids[smallest]
+        similarity[smallest] = -np.inf
+        labels[labels == present[smallest]] = present[int(np.argmax(similarity))]
+    return np.unique(labels, return_inverse=True)[1]
+
+
+# --------------------------------------------------------------------------- resegmentation
+
+def _gaussian_log_likelihoods(features: np.ndarray, labels: np.ndarray, n_speakers: int) -> np.ndarray:
+    """(n_frames, n_speakers) log-likelihood of each frame under each speaker's full-covariance Gaussian."""
+    n_dims = features.shape[1]
+    scores = np.full((features.shape[0], n_speakers), -np.inf)
+    for k in range(n_speakers):
+        own = features[labels == k]
+        if own.shape[0] <= n_dims:
+            continue
+        mean = own.mean(axis=0)
+        covariance = np.cov(own, rowvar=False) + 1e-3 * np.eye(n_dims)
+        cholesky = np.linalg.cholesky(covariance)
+        whitened = scipy.linalg.solve_triangular(cholesky, (features - mean).T, lower=True)
+        scores[:, k] = -0.5 * np.einsum("ij,ij->j", whitened, whitened) - np.log(np.diag(cholesky)).sum()
+    return scores
+
+
+def _run_average(values: np.ndarray, run_ids: np.ndarray, width: int) -> np.ndarray:
+    """Centred running mean along axis 0 over `width` rows, never reaching across a change of `run_ids`.
+
+    Rows are speech frames in time order and a run is a stretch of consecutive
+    frames: smoothing across a pause would smear the next speaker's first words
+    into this one's last.
+    """
+    n = values.shape[0]
+    if width <= 1 or n == 0:
+        return values
+    run_start = np.flatnonzero(np.concatenate(([True], run_ids[1:] != run_ids[:-1])))
+    run_end = np.append(run_start[1:], n)
+    run_of_row = np.repeat(np.arange(run_start.size), run_end - run_start)
+    cumulative = np.concatenate((np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)))
+    rows = np.arange(n)
+    lo = np.maximum(rows - width // 2, run_start[run_of_row])
+    hi = np.minimum(rows + width - width // 2, run_end[run_of_row])
+    return (cumulative[hi] - cumulative[lo]) / (hi - lo)[:, np.newaxis]
+
+
+def _viterbi(scores: np.ndarray, switch_penalties: np.ndarray) -> np.ndarray:
+    """Best state path through per-step `scores` (n, k), paying `switch_penalties[t]` to change state at step t.
+
+    "Stay or switch" needs no transition matrix: the best way into state j is
+    either from j itself or from the best state overall minus the penalty. With
+    k <= 3 states a loop over plain Python floats is several times faster than
+    numpy calls on arrays of three; callers still pass blocks of frames, not frames.
+    """
+    rows = scores.tolist()
+    penalties = np.broadcast_to(switch_penalties, (len(rows),)).tolist()
+    k = scores.shape[1]
+    states = range(k)
+    total = list(rows[0])
+    back: list[list[int]] = [list(states)]
+    for row, penalty in zip(rows[1:], penalties[1:]):
+        best = max(states, key=total.__getitem__)
+        switch = total[best] - penalty
+        came_from = [j if total[j] >= switch else best for j in states]
+        total = [max(total[j], switch) + row[j] for j in states]
+        back.append(came_from)
+    path = np.empty(len(rows), dtype=np.int64)
+    state = max(states, key=total.__getitem__)
+    for t in range(len(rows) - 1, -1, -1):
+        path[t] = state
+        state = back[t][state]
+    return path
+
+
+def resegment(features: np.ndarray, frame_indices: np.ndarray, labels: np.ndarray, n_speakers: int,
+              options: DiarizationOptions, frame_s: float) -> np.ndarray:
+    """Speech-frame labels re-estimated from the speakers' own frame distributions.
+
+    Each of `resegment_iterations` passes: a full-covariance Gaussian per speaker
+    from the frames it has now, every speech frame's log-likelihood under each,
+    averaged over `smoothing_s` within its run of speech, summed over blocks of
+    `_RESEGMENT_BLOCK_S` (the resolution of a boundary, and what keeps the Viterbi
+    loop short; blocks never straddle a pause), then the best path, paying
+    `switch_penalty` per frame of a block to change speaker inside a run and
+    nothing at a pause. A pass that would leave a speaker without frames is not
+    taken: the clustering's evidence for that speaker beats a Gaussian fitted to a
+    handful of frames.
+    """
+    if n_speakers < 2 or features.shape[0] == 0:
+        return labels
+    run_ids = np.cumsum(np.concatenate(([0], np.diff(frame_indices) > 1)))
+    block = max(1, int(round(_RESEGMENT_BLOCK_S / frame_s)))
+    position_in_run = np.arange(run_ids.size) - np.flatnonzero(
+        np.concatenate(([True], run_ids[1:] != run_ids[:-1])))[run_ids]
+    block_ids = np.cumsum(np.concatenate(([0], (run_ids[1:] != run_ids[:-1])
+                                          | (position_in_run[1:] % block == 0))))
+    block_starts = np.flatnonzero(np.concatenate(([True], block_ids[1:] != block_ids[:-1])))
+    new_run = np.concatenate(([True], run_ids[block_starts[1:]] != run_ids[block_starts[1:] - 1]))
+    penalties = np.where(new_run, 0.0, options.switch_penalty * block)
+    width = max(1, int(round(options.smoothing_s / frame_s)))
+    for _ in range(options.resegment_iterations):
+        scores = _gaussian_log_likelihoods(features.astype(np.float64), labels, n_speakers)
+        if not np.isfinite(scores).any(axis=0).all():
+            break
+        block_scores = np.add.reduceat(_run_average(scores, run_ids, width), block_starts, axis=0)
+        relabelled = _viterbi(block_scores, penalties)[block_ids]
+        if np.unique(relabelled).size < n_speakers:
+            break
+        labels = relabelled
+    return labels
+
+
+# --------------------------------------------------------------------------- the stage
+
+def _name_speakers(labels: np.ndarray, n_speakers: int,
+                   options: DiarizationOptions) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Renumbers speakers by first speech and names them."""
+    order = list(dict.fromkeys(labels[labels >= 0].tolist()))
+    order += [k for k in range(n_speakers) if k not in order]
+    renumber = np.full(n_speakers + 1, -1, dtype=np.int64)
+    renumber[np.array(order, dtype=np.int64)] = np.arange(len(order))
+    labels = np.where(labels >= 0, renumber[labels], -1)
+    present = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    if options.first_speaker_role and present == 2:
+        return labels, ("agent", "customer")
+    return labels, tuple(f"speaker_{k}" for k in range(present))
+
+
+def diarize(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions = TurnOptions(),
+            options: DiarizationOptions = DiarizationOptions(),
+            embedder: SpeakerEmbedder | None = None, speech: np.ndarray | None = None) -> Diarization:
+    """Who speaks when in a mono recording.
+
+    Parameters
+    ----------
+    samples : float 1-D audio.
+    sample_rate_hz : its rate (16 kHz in the pipeline; >= 8 kHz works).
+    turn_options : the VAD settings (frame length, thresholds) shared with turn cutting.
+    options : diarization settings.
+    embedder : speaker embedding network; the bundled one by default.
+    speech : the VAD frames if already computed (`speech_frames(samples, ...)`).
+
+    Returns
+    -------
+    Diarization: a speaker index per VAD frame (-1 for non-speech), speakers named
+    in order of first speech.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1:
+        raise ValueError(f"diarize needs 1-D audio, got shape {samples.shape}")
+    embedder = embedder or default_embedder()
+    if speech is None:
+        speech = speech_frames(samples, sample_rate_hz, turn_options)
+    frame_s = int(round(turn_options.frame_s * sample_rate_hz)) / sample_rate_hz
+    labels = np.full(speech.size, -1, dtype=np.int64)
+    indices = np.flatnonzero(speech)
+    features = speaker_features(samples, sample_rate_hz, indices, frame_s)
+    if features.shape[0] == 0:
+        return Diarization(frame_s, labels, ())
+    features -= features.mean(axis=0)
+    bounds = speech_segments(indices, max(1, int(round(options.segment_s / frame_s))))
+    lengths = bounds[:, 1] - bounds[:, 0]
+    clustered = lengths >= max(1, int(round(options.min_segment_s / frame_s)))
+    if not clustered.any():
+        clustered = lengths == lengths.max()
+    embeddings = embedder.embed(segment_statistics(features, bounds[clustered]))
+    segment_labels = cluster_embeddings(embeddings, lengths[clustered], options)
+    n_speakers = int(segment_labels.max()) + 1
+    frame_labels = np.full(indices.size, -1, dtype=np.int64)
+    for (start, end), label in zip(bounds[clustered].tolist(), segment_labels.tolist()):
+        frame_labels[start:end] = label
+    unlabelled = np.flatnonzero(frame_labels < 0)
+    if unlabelled.size:                       # short pieces: the speaker of the nearest clustered frame
+        known = np.flatnonzero(frame_labels >= 0)
+        right = np.clip(np.searchsorted(known, unlabelled), 0, known.size - 1)
+        left = np.clip(right - 1, 0, known.size - 1)
+        nearest = np.where(unlabelled - known[left] <= known[right] - unlabelled, known[left], known[right])
+        frame_labels[unlabelled] = frame_labels[nearest]
+    frame_labels = resegment(features, indices, frame_labels, n_speakers, options, frame_s)
+    labels[indices] = frame_labels
+    labels, names = _name_speakers(labels, n_speakers, options)
+    return Diarization(frame_s, labels, names)
+
+
+def diarized_turns(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions = TurnOptions(),
+                   options: DiarizationOptions = DiarizationOptions(),
+                   embedder: SpeakerEmbedder | None = None) -> list[Turn]:
+    """Speaker turns of a mono recording: `diarize`, then each speaker's frames cut into turns.
+
+    The mono counterpart of `turns.stereo_turns`, returning the same `Turn` rows with
+    speakers named ``speaker_N`` (or agent/customer, see
+    `DiarizationOptions.first_speaker_role`), all on channel 0.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    speech = speech_frames(samples, sample_rate_hz, turn_options)
+    diarization = diarize(samples, sample_rate_hz, turn_options, options, embedder, speech)
+    if diarization.n_speakers == 0:
+        return []
+    return speaker_turns(samples, sample_rate_hz, diarization.speech_by_speaker(), list(diarization.speakers),
+                         turn_options)
