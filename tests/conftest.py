@@ -28,3 +28,15 @@ def emulators(tmp_path_factory):
 def bq_dataset(emulators) -> str:
     """A fresh, empty `project.dataset` name on the BigQuery emulator (created by whoever uses it)."""
     return f"{emu.PROJECT}.t_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def crafted_duckdb(tmp_path_factory) -> str:
+    """The crafted night of tests/test_sql_views.py in a DuckDB file, written through the real sink (read-only use)."""
+    from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+    from tests.test_sql_views import CRAFTED
+
+    sink = DuckDBSink(str(tmp_path_factory.mktemp("crafted") / "crafted.duckdb"))
+    sink.ensure_tables()
+    sink.replace_calls(CRAFTED)
+    return sink.path

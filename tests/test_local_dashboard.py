@@ -14,22 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from beam_pipeline.sinks.duckdb_sink import DuckDBSink
 from dashboards.local_dashboard import render_html
 from dashboards.local_data import load_dashboard_data, recording_link
 from tests import browser
 from tests.dashboard_expectations import EMOTIONS, Filters, date_span, expected_tiles
-from tests.test_sql_views import CRAFTED
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> str:
-    sink = DuckDBSink(str(tmp_path_factory.mktemp("dashboard") / "results.duckdb"))
-    sink.ensure_tables()
-    sink.replace_calls(CRAFTED)
-    return sink.path
+def warehouse(crafted_duckdb) -> str:
+    return crafted_duckdb
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import pytest
 import yaml
 
 from beam_pipeline.sinks.bigquery_sink import BigQuerySink
-from beam_pipeline.sinks.duckdb_sink import DuckDBSink
 from sql.schema import TABLES, VIEWS, columns, view_columns
 from tests.dashboard_expectations import EMOTIONS, Filters, expected_tiles
 from tests.emulators import query
@@ -158,14 +157,6 @@ def bigquery_project(emulators):
     project = Project()
     project.constants["dataset"] = sink.table_id("calls").rsplit(".", 1)[0]
     return sink, project
-
-
-@pytest.fixture(scope="module")
-def crafted_duckdb(tmp_path_factory) -> str:
-    sink = DuckDBSink(str(tmp_path_factory.mktemp("lookml") / "crafted.duckdb"))
-    sink.ensure_tables()
-    sink.replace_calls(CRAFTED)
-    return sink.path
 
 
 FULL_RANGE = Filters(dt.date(2026, 11, 16), dt.date(2026, 11, 24))
