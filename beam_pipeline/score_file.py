@@ -9,8 +9,6 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
-
 from beam_pipeline.options import DEFAULT_CHANNEL_MAP, CallmoodOptions
 from beam_pipeline.prepare import StageError, prepare_call, processed_at
 from beam_pipeline.rows import CallResult, ScoredTurn, call_result
@@ -30,10 +28,9 @@ def score_file(path: str, *, model_dir: str | None = None,
     except SidecarError as exc:
         raise StageError("sidecar", str(exc)) from exc
     prepared = prepare_call(Path(path).read_bytes(), path, identity, options, info.spec)
-    probabilities = EmotionScorer(info).predict(np.concatenate(prepared.windows))
-    offsets = np.cumsum([0] + [len(w) for w in prepared.windows])
-    scored = [ScoredTurn(ref, combine_window_probabilities(probabilities[a:b], ref.window_weights))
-              for ref, a, b in zip(prepared.turns, offsets[:-1], offsets[1:])]
+    per_turn = EmotionScorer(info).predict_stacks(prepared.windows)
+    scored = [ScoredTurn(ref, combine_window_probabilities(probabilities, ref.window_weights))
+              for ref, probabilities in zip(prepared.turns, per_turn)]
     return call_result(scored, info.classes, info.model_version, run_id="score", processed_at=processed_at())
 
 

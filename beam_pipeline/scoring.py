@@ -41,12 +41,10 @@ class TurnWindowsModelHandler(ModelHandler[np.ndarray, PredictionResult, Emotion
     def run_inference(self, batch: Sequence[np.ndarray], model: EmotionScorer,
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[PredictionResult]:
         started = time.perf_counter()
-        sizes = [len(windows) for windows in batch]
-        probabilities = model.predict(np.concatenate(batch))
+        per_turn = model.predict_stacks(batch)
         self._score_ms.inc(int((time.perf_counter() - started) * 1000))
-        offsets = np.cumsum([0] + sizes)
-        return [PredictionResult(example=windows, inference=probabilities[a:b], model_id=model.info.model_version)
-                for windows, a, b in zip(batch, offsets[:-1], offsets[1:])]
+        return [PredictionResult(example=windows, inference=probabilities, model_id=model.info.model_version)
+                for windows, probabilities in zip(batch, per_turn)]
 
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
         return int(sum(windows.nbytes for windows in batch))

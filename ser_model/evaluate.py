@@ -14,7 +14,6 @@ import numpy as np
 from ser_model.augment import EVALUATION_CHANNELS
 from ser_model.corpus import read_manifest
 from ser_model.feature_cache import compute_windows
-from ser_model.features import combine_window_probabilities
 from ser_model.inference import DEFAULT_MODEL_DIR, EmotionScorer, ModelInfo
 from ser_model.metrics import report
 from ser_model.train import group_columns
@@ -41,12 +40,9 @@ def evaluate(manifest: Path | str, data_root: Path | str, *, channel: str = "cle
     variant = EVALUATION_CHANNELS[channel]
     windows = compute_windows(clips, (variant,), spec=info.spec, top_db=trim_top_db)[variant.name]
     probabilities = EmotionScorer(info).predict(windows.windows.astype(np.float32))
+    combined = windows.clip_probabilities(np.arange(len(windows.clip_index)), probabilities, np.arange(len(clips)))
     columns = [info.classes.index(c) for c in classes]
-    predicted = []
-    for clip_index in range(len(clips)):
-        mine = windows.clip_index == clip_index
-        combined = combine_window_probabilities(probabilities[mine], windows.weights[mine])
-        predicted.append(classes[int(np.argmax(combined[columns]))])
+    predicted = [classes[int(i)] for i in combined[:, columns].argmax(axis=1)]
     out = report([c.label for c in clips], predicted, classes, group_columns(clips))
     out.update({"manifest": str(manifest), "channel": channel, "model_version": info.model_version,
                 "n_speakers": len({c.speaker for c in clips})})

@@ -20,7 +20,7 @@ import numpy as np
 
 from ser_model.augment import Variant, apply_variant
 from ser_model.corpus import Clip, load_clip
-from ser_model.features import DEFAULT_SPEC, FeatureSpec, window_features
+from ser_model.features import DEFAULT_SPEC, FeatureSpec, combine_window_probabilities, window_features
 
 
 @dataclasses.dataclass
@@ -37,6 +37,21 @@ class VariantWindows:
         if clips.size != n_clips:
             raise ValueError(f"{n_clips - clips.size} clips have no window")
         return first_rows
+
+    def rows_of(self, clip_rows: np.ndarray) -> np.ndarray:
+        """Row index of every window belonging to one of `clip_rows`."""
+        return np.flatnonzero(np.isin(self.clip_index, clip_rows))
+
+    def clip_probabilities(self, rows: np.ndarray, window_probabilities: np.ndarray,
+                           clip_rows: np.ndarray) -> np.ndarray:
+        """(len(clip_rows), n_classes): each clip's windows combined as the pipeline combines a turn's.
+
+        `window_probabilities[i]` belongs to window `rows[i]`.
+        """
+        clip_of_row = self.clip_index[rows]
+        return np.stack([combine_window_probabilities(window_probabilities[clip_of_row == clip],
+                                                      self.weights[rows][clip_of_row == clip])
+                         for clip in clip_rows])
 
 
 def trimmed_clip(path: Path, spec: FeatureSpec, top_db: float) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -65,3 +66,13 @@ class EmotionScorer:
         if len(windows) == 0:
             return np.zeros((0, len(self.info.classes)), dtype=np.float32)
         return np.asarray(self._forward(np.asarray(windows, dtype=np.float32)))
+
+    def predict_stacks(self, stacks: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per-window probabilities for several turns' window stacks, in ONE model call.
+
+        Batching whole turns together is what keeps the model's fixed cost per call
+        small; the result is split back so each turn gets its own windows' rows.
+        """
+        probabilities = self.predict(np.concatenate(stacks))
+        offsets = np.cumsum([0] + [len(stack) for stack in stacks])
+        return [probabilities[a:b] for a, b in zip(offsets[:-1], offsets[1:])]

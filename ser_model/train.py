@@ -23,7 +23,7 @@ import numpy as np
 from ser_model.augment import EVALUATION_CHANNELS, TRAINING_VARIANTS, Variant
 from ser_model.corpus import Clip, read_manifest
 from ser_model.feature_cache import VariantWindows, compute_windows
-from ser_model.features import DEFAULT_SPEC, combine_window_probabilities
+from ser_model.features import DEFAULT_SPEC
 from ser_model.metrics import report, summarise_folds
 
 LOG = logging.getLogger(__name__)
@@ -97,14 +97,9 @@ def fit(model, windows: dict[str, VariantWindows], clip_rows: np.ndarray, labels
 
 def predict_clips(model, variant: VariantWindows, clip_rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Per-clip probabilities: all of a clip's windows, combined as the pipeline combines a turn's."""
-    wanted = np.isin(variant.clip_index, clip_rows)
-    rows = np.flatnonzero(wanted)
+    rows = variant.rows_of(clip_rows)
     probabilities = model.predict(variant.windows[rows].astype(np.float32), batch_size=batch_size, verbose=0)
-    out = {}
-    for clip in clip_rows:
-        mine = variant.clip_index[rows] == clip
-        out[clip] = combine_window_probabilities(probabilities[mine], variant.weights[rows][mine])
-    return np.stack([out[c] for c in clip_rows])
+    return variant.clip_probabilities(rows, probabilities, clip_rows)
 
 
 def group_columns(clips: Sequence[Clip]) -> dict[str, list[str]]:
