@@ -9,9 +9,11 @@ masking acts on features: it is a layer of the model (`ser_model.model.SpecAugme
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import numpy as np
 import scipy.signal
+import soundfile
 import soxr
 
 TELEPHONE_RATE_HZ = 8000
@@ -37,6 +39,33 @@ def _a_law(samples: np.ndarray, a: float = 87.6) -> np.ndarray:
     return np.sign(quantised) * decoded
 
 
+# Low-bitrate archive codecs, as libsndfile writes them (no ffmpeg needed at training
+# time). Contact centres often keep calls as 16 kbit/s MP3 or Ogg Vorbis: their
+# artefacts (smeared transients, holes in the spectrum) are not G.711's.
+_ARCHIVE_CODECS = {
+    "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "compression_level": 0.9, "bitrate_mode": "CONSTANT"},
+    "vorbis": {"format": "OGG", "subtype": "VORBIS", "compression_level": 1.0},
+}
+
+
+def _archive_codec(samples: np.ndarray, sample_rate_hz: int, codec: str) -> np.ndarray:
+    """Encode and decode through a lossy archive codec; same length out (codec delay trimmed)."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples.astype(np.float32), sample_rate_hz, **_ARCHIVE_CODECS[codec])
+    buffer.seek(0)
+    decoded, _ = soundfile.read(buffer, dtype="float64")
+    out = np.zeros(samples.size)
+    # MP3 decoders return the encoder's priming delay first; align on the best lag.
+    search = min(2048, max(decoded.size - samples.size, 0))
+    lag = 0
+    if search:
+        scores = scipy.signal.correlate(decoded[: samples.size + search], samples, mode="valid")
+        lag = int(np.argmax(scores))
+    n = min(samples.size, decoded.size - lag)
+    out[:n] = decoded[lag: lag + n]
+    return out
+
+
 def telephone_channel(
     samples: np.ndarray,
     sample_rate_hz: int,
@@ -51,7 +80,7 @@ def telephone_channel(
     ----------
     samples : mono float audio
     sample_rate_hz : its rate; the output has the same rate and length
-    codec : "mulaw", "alaw" or "none"
+    codec : "mulaw", "alaw" (G.711), "mp3", "vorbis" (low-bitrate archive codecs) or "none"
     noise_dbfs : level of white line noise added at 8 kHz, or None for none
     """
     rng = rng or np.random.default_rng(0)
@@ -65,6 +94,8 @@ def telephone_channel(
         narrow = _mu_law(narrow)
     elif codec == "alaw":
         narrow = _a_law(narrow)
+    elif codec in _ARCHIVE_CODECS:
+        narrow = _archive_codec(narrow, TELEPHONE_RATE_HZ, codec)
     elif codec != "none":
         raise ValueError(f"unknown codec {codec!r}")
     wide = soxr.resample(narrow, TELEPHONE_RATE_HZ, sample_rate_hz, quality="HQ")
@@ -97,14 +128,16 @@ class Variant:
     snr_db: float | None = None
 
 
-# Clean, two telephone codecs, and a speed-perturbed noisy telephone copy: each clip
-# is seen as studio audio and as a call, which the evaluation also measures.
+# Clean, two G.711 telephone lines, a speed-perturbed noisy line, two archive codecs:
+# each clip is seen as studio audio and as a call, which the evaluation also measures.
 TRAINING_VARIANTS: tuple[Variant, ...] = (
     Variant("clean"),
     Variant("tel_mulaw", telephone_codec="mulaw", gain_db=-6.0),
     Variant("tel_alaw_noisy", telephone_codec="alaw", gain_db=-12.0, snr_db=25.0),
     Variant("tel_fast", telephone_codec="mulaw", speed=1.1, snr_db=30.0),
     Variant("slow_noisy", speed=0.9, gain_db=6.0, snr_db=20.0),
+    Variant("tel_mp3", telephone_codec="mp3", gain_db=-3.0, snr_db=35.0),
+    Variant("tel_vorbis_slow", telephone_codec="vorbis", speed=0.95, gain_db=-9.0),
 )
 EVALUATION_CHANNELS: dict[str, Variant] = {
     "clean": Variant("clean"),

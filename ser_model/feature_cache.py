@@ -3,7 +3,7 @@
 Feature extraction (decode, trim, telephone channel, log-mel) costs more than a
 training epoch on two cores, and the hyperparameter search and the cross-validation
 folds all reuse the same windows, so they are computed once per (clip list,
-variants, feature spec) and stored under a content key.
+variant, feature spec) and stored under a content key.
 """
 from __future__ import annotations
 
@@ -71,41 +71,48 @@ def _clip_windows(clip: Clip, variants: Sequence[Variant], spec: FeatureSpec, to
     return out
 
 
-def cache_key(clips: Sequence[Clip], variants: Sequence[Variant], spec: FeatureSpec, top_db: float) -> str:
+def cache_key(clips: Sequence[Clip], variant: Variant, spec: FeatureSpec, top_db: float) -> str:
     payload = json.dumps({
         "clips": [str(c.path) for c in clips],
-        "variants": [dataclasses.asdict(v) for v in variants],
+        "variant": dataclasses.asdict(variant),
         "spec": spec.to_dict(),
         "top_db": top_db,
     }, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def _cache_file(cache_dir: Path, clips: Sequence[Clip], variant: Variant, spec: FeatureSpec, top_db: float) -> Path:
+    return Path(cache_dir) / f"windows_{variant.name}_{cache_key(clips, variant, spec, top_db)}.npz"
+
+
 def compute_windows(clips: Sequence[Clip], variants: Sequence[Variant], *, spec: FeatureSpec = DEFAULT_SPEC,
                     top_db: float = 35.0, cache_dir: Path | None = None, n_jobs: int = 2) -> dict[str, VariantWindows]:
-    """Windows per variant name for `clips`, loaded from `cache_dir` when already computed."""
-    cache_file = None
+    """Windows per variant name for `clips`; each variant is cached on its own in `cache_dir`.
+
+    One file per variant means adding a perturbation computes only that one.
+    """
+    result: dict[str, VariantWindows] = {}
     if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"windows_{cache_key(clips, variants, spec, top_db)}.npz"
-        if cache_file.exists():
-            stored = np.load(cache_file)
-            return {v.name: VariantWindows(stored[f"{v.name}/windows"], stored[f"{v.name}/weights"],
-                                           stored[f"{v.name}/clip_index"]) for v in variants}
+        for variant in variants:
+            cache_file = _cache_file(cache_dir, clips, variant, spec, top_db)
+            if cache_file.exists():
+                with np.load(cache_file) as stored:
+                    result[variant.name] = VariantWindows(stored["windows"], stored["weights"], stored["clip_index"])
+    missing = [v for v in variants if v.name not in result]
+    if not missing:
+        return result
     per_clip = joblib.Parallel(n_jobs=n_jobs, batch_size=16)(
-        joblib.delayed(_clip_windows)(clip, variants, spec, top_db) for clip in clips)
-    result = {}
-    for v_index, variant in enumerate(variants):
+        joblib.delayed(_clip_windows)(clip, missing, spec, top_db) for clip in clips)
+    for v_index, variant in enumerate(missing):
         windows = [per_clip[c][v_index][0] for c in range(len(clips))]
-        result[variant.name] = VariantWindows(
+        computed = VariantWindows(
             windows=np.concatenate(windows),
             weights=np.concatenate([per_clip[c][v_index][1] for c in range(len(clips))]),
             clip_index=np.concatenate([np.full(len(w), c, dtype=np.int32) for c, w in enumerate(windows)]),
         )
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {}
-        for name, vw in result.items():
-            arrays.update({f"{name}/windows": vw.windows, f"{name}/weights": vw.weights,
-                           f"{name}/clip_index": vw.clip_index})
-        np.savez(cache_file, **arrays)
+        result[variant.name] = computed
+        if cache_dir is not None:
+            cache_file = _cache_file(cache_dir, clips, variant, spec, top_db)
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache_file, windows=computed.windows, weights=computed.weights, clip_index=computed.clip_index)
     return result

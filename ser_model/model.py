@@ -50,13 +50,32 @@ class SpecAugment(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="callmood")
-class StatsPooling(layers.Layer):
-    """Mean and standard deviation over time, concatenated."""
+class SpeechFrames(layers.Layer):
+    """1.0 for frames that hold audio, 0.0 for the zero padding after a short turn.
+
+    `normalise_window` pads a short turn with exact zeros; real frames are never all
+    zero after level normalisation, so the mask can be read off the input itself and
+    the served model needs no second input.
+    """
 
     def call(self, inputs):
-        mean = tf.reduce_mean(inputs, axis=1)
-        std = tf.sqrt(tf.reduce_mean(tf.square(inputs - mean[:, None, :]), axis=1) + 1e-6)
-        return tf.concat([mean, std], axis=-1)
+        return tf.cast(tf.reduce_any(tf.not_equal(inputs, 0.0), axis=-1, keepdims=True), inputs.dtype)
+
+
+@keras.saving.register_keras_serializable(package="callmood")
+class StatsPooling(layers.Layer):
+    """Mean and standard deviation over the real (unpadded) frames, concatenated.
+
+    Pooling over the padding too would make a 1 s word look like a flat, quiet 3 s
+    utterance: the statistics would describe the window's length, not the voice.
+    """
+
+    def call(self, inputs):
+        features, frame_mask = inputs
+        count = tf.reduce_sum(frame_mask, axis=1) + 1e-6
+        mean = tf.reduce_sum(features * frame_mask, axis=1) / count
+        variance = tf.reduce_sum(tf.square(features - mean[:, None, :]) * frame_mask, axis=1) / count
+        return tf.concat([mean, tf.sqrt(variance + 1e-6)], axis=-1)
 
 
 def _residual_block(x, filters: int, l2: float):
@@ -77,6 +96,8 @@ def build_model(n_classes: int, *, spec: FeatureSpec = DEFAULT_SPEC, stem_filter
                 spec_augment: bool = True) -> keras.Model:
     """A compiled classifier from (window_frames, n_mels) log-mel windows to class probabilities."""
     inputs = keras.Input((spec.window_frames, spec.n_mels), name="log_mel")
+    # The mask follows the time axis down the network: the stem halves it, each block halves it again.
+    frame_mask = layers.MaxPooling1D(2, padding="same")(SpeechFrames(name="speech_frames")(inputs))
     x = SpecAugment(name="spec_augment")(inputs) if spec_augment else inputs
     x = layers.Conv1D(stem_filters, 5, strides=2, padding="same", use_bias=False,
                       kernel_regularizer=keras.regularizers.l2(l2))(x)
@@ -84,7 +105,8 @@ def build_model(n_classes: int, *, spec: FeatureSpec = DEFAULT_SPEC, stem_filter
     x = layers.ReLU()(x)
     for filters in block_filters:
         x = _residual_block(x, filters, l2)
-    x = StatsPooling(name="stats_pooling")(x)
+        frame_mask = layers.MaxPooling1D(2)(frame_mask)
+    x = StatsPooling(name="stats_pooling")([x, frame_mask])
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense_units, activation="relu", kernel_regularizer=keras.regularizers.l2(l2))(x)
     x = layers.Dropout(dropout)(x)

@@ -58,7 +58,7 @@ def _band_energy_share(samples: np.ndarray, low_hz: float, high_hz: float) -> fl
     return float(power[(freqs >= low_hz) & (freqs < high_hz)].sum() / power.sum())
 
 
-@pytest.mark.parametrize("codec", ["mulaw", "alaw", "none"])
+@pytest.mark.parametrize("codec", ["mulaw", "alaw", "mp3", "vorbis", "none"])
 def test_telephone_channel_has_no_energy_above_4_khz(codec):
     noise = _noise(2.0, seed=1)
     line = telephone_channel(noise, RATE_HZ, codec=codec)
@@ -66,6 +66,31 @@ def test_telephone_channel_has_no_energy_above_4_khz(codec):
     assert _band_energy_share(line, 4000, 8000) < 1e-3
     assert _band_energy_share(line, 0, 200) < 0.01
     assert _band_energy_share(noise, 4000, 8000) > 0.4  # the input did have it
+
+
+@pytest.mark.parametrize("codec", ["mp3", "vorbis"])
+def test_archive_codecs_keep_the_speech_aligned(codec):
+    """A lossy codec may smear the waveform but must not shift it: features are cut by frame."""
+    tone = (0.3 * np.sin(2 * np.pi * 440.0 * np.arange(int(1.5 * RATE_HZ)) / RATE_HZ)).astype(np.float32)
+    tone[: RATE_HZ // 2] = 0.0  # a silent lead-in, then the tone
+    plain = telephone_channel(tone, RATE_HZ, codec="none", noise_dbfs=None)
+    coded = telephone_channel(tone, RATE_HZ, codec=codec, noise_dbfs=None)
+    assert np.corrcoef(plain, coded)[0, 1] > 0.9
+    onset = lambda x: int(np.argmax(np.abs(x) > 0.05))  # noqa: E731
+    assert abs(onset(coded) - onset(plain)) < RATE_HZ // 100  # within 10 ms
+
+
+def test_masked_pooling_ignores_the_padding_after_a_short_window():
+    """A 1 s word padded to a 3 s window must pool like the word alone, not like a quiet 3 s."""
+    from ser_model.model import SpeechFrames, StatsPooling
+
+    rng = np.random.default_rng(3)
+    word = rng.normal(size=(1, 100, 8)).astype(np.float32)
+    padded = np.concatenate([word, np.zeros((1, 200, 8), np.float32)], axis=1)
+    pooled_padded = np.asarray(StatsPooling()([padded, SpeechFrames()(padded)]))
+    pooled_word = np.asarray(StatsPooling()([word, SpeechFrames()(word)]))
+    np.testing.assert_allclose(pooled_padded, pooled_word, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(pooled_word[0, :8], word[0].mean(axis=0), rtol=1e-4, atol=1e-4)
 
 
 def test_training_variants_are_reproducible_per_seed():
