@@ -71,7 +71,10 @@ class StatsPooling(layers.Layer):
     """
 
     def call(self, inputs):
-        features, frame_mask = inputs
+        if isinstance(inputs, (list, tuple)):
+            features, frame_mask = inputs
+        else:  # models saved before the mask existed pool over every frame
+            features, frame_mask = inputs, tf.ones_like(inputs[:, :, :1])
         count = tf.reduce_sum(frame_mask, axis=1) + 1e-6
         mean = tf.reduce_sum(features * frame_mask, axis=1) / count
         variance = tf.reduce_sum(tf.square(features - mean[:, None, :]) * frame_mask, axis=1) / count
