@@ -21,8 +21,9 @@ import scipy.signal
 
 from benchmarks.diarization_der import score
 from benchmarks.simulated_calls import DEFAULT_DATA_ROOT, CallPlan, read_manifest, simulate_call
-from beam_pipeline.diarization import (Diarization, DiarizationOptions, cluster_embeddings, diarize,
-                                       diarized_turns, segment_statistics, speaker_features, speech_segments)
+from beam_pipeline.diarization import (Diarization, DiarizationOptions, cluster_embeddings, default_embedder,
+                                       diarize, diarized_turns, residual_spread, segment_statistics,
+                                       speaker_features, speech_segments)
 from beam_pipeline.turns import TurnOptions, speaker_turns
 
 RATE_HZ = 16000
@@ -153,24 +154,51 @@ def test_speech_segments_split_runs_and_long_runs():
     assert speech_segments(indices, max_frames=10).tolist() == [[0, 10], [10, 18], [18, 27], [27, 35]]
 
 
+# Embeddings are whitened by the within-speaker covariance (`SpeakerEmbedder`): one voice's segments in one
+# call spread ~0.1-0.3 per dimension around the voice's mean, two voices sit a few units apart.
+
 def test_clustering_folds_a_tiny_cluster_into_its_nearest():
     rng = np.random.default_rng(1)
-    a = rng.normal([1, 0, 0], 0.02, (20, 3))
-    b = rng.normal([0, 1, 0], 0.02, (20, 3))
-    odd = np.array([[0, 0, 1.0]])
+    a = rng.normal([2, 0, 0], 0.3, (20, 3))
+    b = rng.normal([-2, 0, 0], 0.3, (20, 3))
+    odd = np.array([[0, 0, 3.0]])
     embeddings = np.vstack((a, b, odd))
     labels = cluster_embeddings(embeddings, np.ones(41), DiarizationOptions())
     assert np.unique(labels).size == 2
     assert np.unique(labels[:20]).size == 1 and np.unique(labels[20:40]).size == 1 and labels[0] != labels[20]
 
 
+def test_clustering_counts_by_spread():
+    rng = np.random.default_rng(3)
+    one_voice = rng.normal(0, 0.3, (40, 19))                  # spread 0.09 per dimension: one speaker
+    assert residual_spread(one_voice, np.zeros(40, dtype=np.int64)) < DiarizationOptions().spread_threshold
+    assert np.unique(cluster_embeddings(one_voice, np.ones(40), DiarizationOptions())).size == 1
+    centres = rng.normal(0, 1.5, (3, 19))
+    truth = np.repeat([0, 1, 2], 20)
+    three_voices = centres[truth] + rng.normal(0, 0.3, (60, 19))
+    labels = cluster_embeddings(three_voices, np.ones(60), DiarizationOptions())
+    assert np.unique(labels).size == 3
+    assert all(np.unique(labels[truth == k]).size == 1 for k in range(3))
+    forced = cluster_embeddings(three_voices, np.ones(60), DiarizationOptions(num_speakers=2))
+    assert np.unique(forced).size == 2
+    assert np.unique(cluster_embeddings(one_voice, np.ones(40), DiarizationOptions(num_speakers=2))).size == 2
+
+
 def test_clustering_of_a_very_long_recording_samples_then_assigns():
     rng = np.random.default_rng(2)
-    centres = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    centres = np.array([[2.0, 0.0, 0.0], [-2.0, 0.0, 0.0]])
     truth = rng.integers(0, 2, 5000)                         # more segments than linkage is given at once
-    embeddings = centres[truth] + rng.normal(0, 0.05, (5000, 3))
+    embeddings = centres[truth] + rng.normal(0, 0.3, (5000, 3))
     labels = cluster_embeddings(embeddings, np.ones(5000), DiarizationOptions())
     assert max(np.mean(labels == truth), np.mean(labels != truth)) == 1.0
+
+
+def test_shipped_embedder_whitens_speaker_features():
+    embedder = default_embedder()
+    assert embedder.mean.shape == (19,) and embedder.transform.shape == (19, 19)
+    statistics = np.random.default_rng(4).normal(size=(5, 38)).astype(np.float32)
+    np.testing.assert_allclose(embedder.embed(statistics), (statistics[:, :19] - embedder.mean) @ embedder.transform,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_speaker_turns_from_masks():
