@@ -2,7 +2,8 @@
 
 - `callmood_ser.keras`: what the Beam pipeline loads (RunInference with the bundled model).
 - a TensorFlow SavedModel whose `serving_default` signature takes `log_mel` windows
-  and returns `probabilities`: what a Vertex AI prebuilt TensorFlow container serves.
+  (None, 300, 64) and returns one output, `output_0` (None, n_classes), the class
+  probabilities: what a Vertex AI prebuilt TensorFlow container serves.
 - `model_metadata.json`: classes, the feature spec and the model version. The version
   is a hash of the weights and the training config, so identical training gives an
   identical version and every output row can be traced to the exact model.
