@@ -11,7 +11,8 @@ setup(
     package_data={
         "sql": ["tables/*.sql", "views/*.sql"],
         "beam_pipeline": ["diarization_embedder.npz"],
-        "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json"],
+        "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json",
+                      "artifacts/baseline_metrics.json"],
         "dashboards": ["looker/*.lkml", "looker/*.lookml", "looker/.lintconfig.yml"],
     },
     install_requires=[
@@ -31,11 +32,12 @@ setup(
         "optuna==5.0.0",
         "google-cloud-storage==3.17.1",
         "google-cloud-bigquery==3.47.0",
+        "google-cloud-aiplatform==1.165.1",   # --scorer vertex and `callmood model upload`
         "plotly==7.1.0",
         "looker-sdk==26.22.0",
         "PyYAML==6.0.4",
     ],
     extras_require={"test": ["pytest==9.2.0", "lkml==1.3.7", "selenium==4.51.0", "pyannote-core==6.1.0",
-                             "pyannote-metrics==4.2.0"]},
+                             "pyannote-metrics==4.2.0", "python-hcl2==8.1.4"]},
     entry_points={"console_scripts": ["callmood=beam_pipeline.cli:main"]},
 )

@@ -1,4 +1,5 @@
-"""The `callmood` command: run the nightly job, score one file, train and evaluate the model, build dashboards."""
+"""The `callmood` command: run the nightly job, score one file, train and evaluate the model, build dashboards,
+check the latest night for drift."""
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,14 @@ def _run(argv: Sequence[str]) -> int:
     from beam_pipeline import options as opts
     from beam_pipeline.pipeline import run
 
+    from beam_pipeline.vertex_scoring import VertexEndpointError
+
     callmood_options, beam_args = opts.parse(argv)
-    summary = run(callmood_options, beam_args)
+    try:
+        summary = run(callmood_options, beam_args)
+    except VertexEndpointError as exc:   # --scorer vertex misconfigured: found before anything was read
+        print(f"callmood run: {exc}", file=sys.stderr)
+        return 2
     print(summary.text())
     return 0
 
@@ -105,14 +112,26 @@ def _dashboard(argv: Sequence[str]) -> int:
     return 0
 
 
+def _monitor(argv: Sequence[str]) -> int:
+    from beam_pipeline.monitor import main as monitor_main
+
+    return monitor_main(argv)
+
+
 def _looker(argv: Sequence[str]) -> int:
     from dashboards.looker_deploy import main as looker_main
 
     return looker_main(argv)
 
 
+def _model(argv: Sequence[str]) -> int:
+    from ser_model.vertex_upload import main as model_main
+
+    return model_main(argv)
+
+
 COMMANDS = {"run": _run, "score": _score, "train": _train, "evaluate": _evaluate, "dashboard": _dashboard,
-            "looker": _looker}
+            "looker": _looker, "monitor": _monitor, "model": _model}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,16 +19,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.ml.inference.base import RunInference
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.prepare import StageError, prepare_call, processed_at
+from beam_pipeline.privacy import CallerIdHasher
 from beam_pipeline.rows import ErrorResult, ScoredTurn, call_result, error_result
-from beam_pipeline.scoring import keyed_handler
+from beam_pipeline.scoring import ScoringFailure, scoring_handler
 from beam_pipeline.sinks import open_sink
-from beam_pipeline.sinks.base import Sink, WriteResults
+from beam_pipeline.sinks.base import FinishNight, Sink, WriteResults
 from beam_pipeline.sources import SidecarError, is_recording, read_identity, recording_pattern
 from ser_model.features import combine_window_probabilities
 from ser_model.inference import ModelInfo
@@ -53,6 +54,7 @@ class PrepareRecording(beam.DoFn):
         self._options = options
         self._run = run
         self._spec = model_info.spec
+        self._hash_caller_id = CallerIdHasher(options.caller_id_salt_source)   # reads its salt in the worker
         self._recordings = Metrics.counter("callmood", "recordings_read")
         self._stage_ms = {stage: Metrics.counter("callmood", f"stage_ms_{stage}")
                           for stage in ("read", "decode", "segment", "features")}
@@ -66,7 +68,7 @@ class PrepareRecording(beam.DoFn):
         identity = None
         try:
             try:
-                identity = read_identity(uri, readable.metadata.last_updated_in_seconds)
+                identity = read_identity(uri, readable.metadata.last_updated_in_seconds, self._hash_caller_id)
             except SidecarError as exc:
                 raise StageError("sidecar", str(exc)) from exc
             max_bytes = self._options.max_duration_s * 48000 * 2 * 4
@@ -103,24 +105,38 @@ class AssembleCalls(beam.DoFn):
     Every turn of a call is produced inside the bundle that read the call, and
     RunInference does not shuffle, so a call is always complete by the end of its
     bundle; a call that is not (which would be a bug) becomes an error row rather
-    than a partial write.
+    than a partial write. A call with a turn the scorer could not score (a Vertex AI
+    endpoint error) becomes an error row with the scorer's reason.
     """
 
     def __init__(self, run: RunContext):
         self._run = run
         self._pending: dict[str, list[ScoredTurn]] = {}
+        self._failures: dict[str, str] = {}
 
     def start_bundle(self):
         self._pending = {}
+        self._failures = {}
 
     def process(self, keyed_prediction):
         ref, prediction = keyed_prediction
-        probabilities = combine_window_probabilities(prediction.inference, ref.window_weights)
-        turns = self._pending.setdefault(ref.call.recording_uri, [])
+        uri = ref.call.recording_uri
+        if isinstance(prediction.inference, ScoringFailure):
+            self._failures.setdefault(uri, prediction.inference.reason)
+            probabilities = None
+        else:
+            probabilities = combine_window_probabilities(prediction.inference, ref.window_weights)
+        turns = self._pending.setdefault(uri, [])
         turns.append(ScoredTurn(ref=ref, probabilities=probabilities))
         if len(turns) == ref.call.n_turns:
-            del self._pending[ref.call.recording_uri]
-            yield call_result(turns, self._run.classes, self._run.model_version, self._run.run_id, processed_at())
+            del self._pending[uri]
+            if uri in self._failures:
+                yield error_result(uri, StageError("score", self._failures.pop(uri)), self._run.run_id,
+                                   self._run.model_version, processed_at(), ref.call.identity.call_id,
+                                   ref.call.identity.call_date)
+            else:
+                yield call_result(turns, self._run.classes, self._run.model_version, self._run.run_id,
+                                  processed_at())
 
     def finish_bundle(self):
         for uri, turns in self._pending.items():
@@ -131,11 +147,17 @@ class AssembleCalls(beam.DoFn):
                              call.identity.call_id, call.identity.call_date),
                 0, [GlobalWindow()])
         self._pending = {}
+        self._failures = {}
 
 
 def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: RunContext,
-          model_info: ModelInfo, done: frozenset[str], expected_recordings: int | None = None) -> None:
-    """Adds the job's steps to `pipeline`; each step's label is what the Dataflow UI shows."""
+          model_info: ModelInfo, done: frozenset[str], expected_recordings: int | None = None,
+          handler=None) -> None:
+    """Adds the job's steps to `pipeline`; each step's label is what the Dataflow UI shows.
+
+    `handler`: the RunInference model handler, if the caller built it already
+    (`run` does, so a Vertex endpoint that does not serve the model fails before the run starts).
+    """
     skipped = Metrics.counter("callmood", "calls_skipped")
 
     def not_done(metadata) -> bool:
@@ -155,13 +177,15 @@ def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: Ru
     )
     calls = (
         prepared.turns
-        | "ScoreTurns" >> RunInference(keyed_handler(options.model_dir, options.inference_batch_windows))
+        | "ScoreTurns" >> RunInference(handler or scoring_handler(options, model_info))
         | "AssembleCalls" >> beam.ParDo(AssembleCalls(run))
     )
     (
         (calls, prepared[ERRORS])
         | "CallsAndErrors" >> beam.Flatten()
         | "WriteWarehouse" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings))
+        | "AllWritten" >> beam.combiners.Count.Globally()
+        | "FinishNight" >> beam.ParDo(FinishNight(sink, run.run_id, options.retention_days))
     )
 
 
@@ -218,6 +242,10 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
     model_info = ModelInfo.read(options.model_dir)
     run_ctx = RunContext(run_id=uuid.uuid4().hex[:12], model_version=model_info.model_version,
                          classes=model_info.classes)
+    # --scorer vertex: checks here that the endpoint serves exactly model_info.model_version.
+    handler = scoring_handler(options, model_info)
+    if CallerIdHasher(options.caller_id_salt_source).enabled:   # a bad salt fails here, not on every call
+        LOG.info("caller ids in sidecars are hashed with the salt from %s", options.caller_id_salt_source)
     sink = open_sink(options.output)
     sink.ensure_tables()
     done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
@@ -230,21 +258,29 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
     sink.write_run(run_row)
     started = time.perf_counter()
     pipeline = beam.Pipeline(options=pipeline_options)
-    build(pipeline, options, sink, run_ctx, model_info, done, to_do)
+    build(pipeline, options, sink, run_ctx, model_info, done, to_do, handler)
+    # A Flex Template launch (--template_location) only builds and stages the job: the
+    # launcher has no job to wait for and no counters to read.
+    launch_only = bool(pipeline_options.view_as(GoogleCloudOptions).template_location)
     status = "failed"
+    summary = RunSummary(run_id=run_ctx.run_id, calls_ok=0, calls_skipped=0, calls_failed=0, turns_written=0,
+                         audio_s=0.0, wall_s=0.0, output=sink.describe(), model_version=model_info.model_version)
     try:
         result = pipeline.run()
-        result.wait_until_finish()
-        status = "succeeded"
+        if launch_only:
+            status = "launched"
+        else:
+            result.wait_until_finish()
+            status = "succeeded"
     finally:
         wall_s = time.perf_counter() - started
+        summary = dataclasses.replace(summary, wall_s=wall_s)
         if status == "succeeded":
             counts = _counters(result)
-            summary = RunSummary(
-                run_id=run_ctx.run_id, calls_ok=counts.get("calls_ok", 0),
+            summary = dataclasses.replace(
+                summary, calls_ok=counts.get("calls_ok", 0),
                 calls_skipped=counts.get("calls_skipped", 0), calls_failed=counts.get("calls_failed", 0),
                 turns_written=counts.get("turns_written", 0), audio_s=counts.get("audio_ms", 0) / 1000.0,
-                wall_s=wall_s, output=sink.describe(), model_version=model_info.model_version,
                 stage_s={name.removeprefix("stage_ms_"): ms / 1000.0 for name, ms in counts.items()
                          if name.startswith("stage_ms_")})
             run_row.update(calls_ok=summary.calls_ok, calls_skipped=summary.calls_skipped,

@@ -18,7 +18,7 @@ from beam_pipeline.conversation import ConversationStats, conversation_stats
 from beam_pipeline.decode import AudioDecodeError, decode_audio
 from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.sources import CallIdentity
-from beam_pipeline.diarization import diarized_turns
+from beam_pipeline.diarization import DiarizationOptions, diarized_turns
 from beam_pipeline.turns import Turn, stereo_turns
 from ser_model.features import FeatureSpec, window_features
 
@@ -122,7 +122,8 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
     if channels.shape[0] == 2:
         turns = stereo_turns(channels, audio.sample_rate_hz, roles, options.turns)
     else:
-        turns = diarized_turns(channels[0], audio.sample_rate_hz, options.turns)
+        turns = diarized_turns(channels[0], audio.sample_rate_hz, options.turns,
+                               DiarizationOptions(num_speakers=options.mono_speakers))
     if not turns:
         peak_dbfs = 20 * np.log10(float(np.max(np.abs(audio.channels))) + 1e-12)
         raise StageError("segment", f"no speech found in {audio.duration_s:.1f} s "

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import posixpath
 import re
-from typing import Mapping
+from typing import Callable, Mapping
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -33,6 +33,7 @@ class CallIdentity:
     queue: str = ""
     started_at: dt.datetime | None = None
     channel_map: Mapping[int, str] | None = None   # None: use the run's default
+    caller_id_hash: str | None = None               # pseudonym of the sidecar caller_id (beam_pipeline.privacy)
 
 
 def recording_pattern(input_path: str) -> str:
@@ -95,8 +96,26 @@ def _parse_channels(value: object) -> dict[int, str]:
     return mapping
 
 
-def parse_sidecar(text: str, recording_path: str, fallback_date: dt.date) -> CallIdentity:
-    """A CallIdentity from sidecar JSON text; raises SidecarError with a reason for the errors table."""
+def _caller_id_hash(raw: dict, hash_caller_id: Callable[[str], str | None] | None) -> str | None:
+    """The sidecar's caller_id as its pseudonym; the raw id goes no further than this function."""
+    caller_id = raw.get("caller_id")
+    if caller_id is None or caller_id == "":
+        return None
+    if isinstance(caller_id, bool) or not isinstance(caller_id, (str, int)):
+        # the reason goes to the errors table: never quote the value, it is personal data
+        raise SidecarError(f"caller_id must be a string, got a JSON {type(caller_id).__name__}")
+    return hash_caller_id(str(caller_id)) if hash_caller_id is not None else None
+
+
+def parse_sidecar(text: str, recording_path: str, fallback_date: dt.date,
+                  hash_caller_id: Callable[[str], str | None] | None = None) -> CallIdentity:
+    """A CallIdentity from sidecar JSON text; raises SidecarError with a reason for the errors table.
+
+    `hash_caller_id` turns a caller_id into its pseudonym (`privacy.CallerIdHasher`);
+    without it a caller_id is dropped. Fields other than the documented ones are
+    never read, so whatever else a recorder puts in a sidecar (numbers, notes,
+    transcripts) cannot reach a row.
+    """
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -115,10 +134,12 @@ def parse_sidecar(text: str, recording_path: str, fallback_date: dt.date) -> Cal
         queue=str(raw.get("queue") or ""),
         started_at=started_at,
         channel_map=channel_map,
+        caller_id_hash=_caller_id_hash(raw, hash_caller_id),
     )
 
 
-def read_identity(recording_path: str, last_modified_s: float | None) -> CallIdentity:
+def read_identity(recording_path: str, last_modified_s: float | None,
+                  hash_caller_id: Callable[[str], str | None] | None = None) -> CallIdentity:
     """The call's identity: its sidecar if one exists, else derived from the path.
 
     Without a sidecar the call date is a date found in the path, else the file's
@@ -135,5 +156,5 @@ def read_identity(recording_path: str, last_modified_s: float | None) -> CallIde
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise SidecarError("sidecar is not UTF-8 text") from exc
-            return parse_sidecar(text, recording_path, fallback_date)
+            return parse_sidecar(text, recording_path, fallback_date, hash_caller_id)
     return CallIdentity(call_id=call_id_from_path(recording_path), call_date=fallback_date)

@@ -22,7 +22,10 @@ same median at a small fraction of the cost of `librosa.yin` over the whole sign
 on both channels takes 1.4 ms per second of audio, 3.5 times this stage's budget).
 
 Levels are dBFS as RMS relative to a full-scale square wave (1.0): a full-scale
-sine reads -3.0 dBFS, a sine of amplitude 0.1414 reads -20.0 dBFS.
+sine reads -3.0 dBFS, a sine of amplitude 0.1414 reads -20.0 dBFS. A turn's SNR is
+its speech level over the same noise floor the VAD uses: the channel's quietest
+tenth of frames. It is what the nightly monitoring watches for a line getting noisier
+(a digitally silent channel's floor is -100 dBFS, so clean synthetic audio reads ~80 dB).
 """
 from __future__ import annotations
 
@@ -91,6 +94,7 @@ class Turn:
     overlap_s: float                 # seconds in which another side is also speaking
     loudness_dbfs: float             # RMS level of the speech frames, dBFS
     pitch_median_hz: float | None    # median F0 over voiced frames, None if too little voicing
+    snr_db: float | None = None      # loudness_dbfs minus the channel's noise floor (its quietest tenth of frames)
 
     @property
     def duration_s(self) -> float:
@@ -117,6 +121,13 @@ def _frame_energy(channels: np.ndarray, frame_length: int) -> np.ndarray:
 
 def _level_dbfs(energy: np.ndarray | float) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(energy, 10.0 ** (_SILENCE_DBFS / 10.0)))
+
+
+def _noise_floor_dbfs(level_dbfs: np.ndarray) -> np.ndarray:
+    """Per channel: the level of its quietest tenth of frames, the line noise that VAD and SNR are measured against."""
+    if level_dbfs.shape[-1] == 0:
+        return np.full(level_dbfs.shape[:-1], _SILENCE_DBFS)
+    return np.percentile(level_dbfs, _NOISE_FLOOR_PERCENTILE, axis=-1)
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +174,7 @@ def _active(level_dbfs: np.ndarray, options: TurnOptions) -> np.ndarray:
     digitally silent channel (whose "noise floor" is -100 dBFS) from calling faint
     hiss speech.
     """
-    floor_dbfs = np.percentile(level_dbfs, _NOISE_FLOOR_PERCENTILE, axis=-1, keepdims=True)
+    floor_dbfs = _noise_floor_dbfs(level_dbfs)[..., np.newaxis]
     return level_dbfs > np.maximum(floor_dbfs + options.threshold_db, options.floor_dbfs)
 
 
@@ -383,7 +394,9 @@ def _turns(channels: np.ndarray, sample_rate_hz: int, speakers: Mapping[int, str
     channels = np.asarray(channels, dtype=np.float32)
     frame_length = _frame_length(sample_rate_hz, options)
     energy = _frame_energy(channels, frame_length)
-    speech = _speech_from_levels(_level_dbfs(energy), options)
+    levels_dbfs = _level_dbfs(energy)
+    speech = _speech_from_levels(levels_dbfs, options)
+    floors_dbfs = _noise_floor_dbfs(levels_dbfs)
     frame_s = frame_length / sample_rate_hz
     ranges = [(channel, start, end) for channel in range(channels.shape[0])
               for start, end in _cut_turns(speech[channel], options)]
@@ -395,6 +408,7 @@ def _turns(channels: np.ndarray, sample_rate_hz: int, speakers: Mapping[int, str
     for (channel, start, end), pitch_hz in zip(ranges, pitches):
         own = speech[channel, start:end]
         speech_energy = energy[channel, start:end][own]
+        loudness_dbfs = round(float(_level_dbfs(speech_energy.mean())), 2)
         turns.append(Turn(
             speaker=speakers.get(channel, f"speaker_{channel}"),
             channel=channel,
@@ -402,8 +416,9 @@ def _turns(channels: np.ndarray, sample_rate_hz: int, speakers: Mapping[int, str
             end_s=round(end * frame_s, 6),
             speech_ratio=round(float(own.mean()), 4),
             overlap_s=round(float(np.count_nonzero(own & other_speech[channel, start:end])) * frame_s, 6),
-            loudness_dbfs=round(float(_level_dbfs(speech_energy.mean())), 2),
+            loudness_dbfs=loudness_dbfs,
             pitch_median_hz=None if pitch_hz is None else round(pitch_hz, 1),
+            snr_db=round(loudness_dbfs - float(floors_dbfs[channel]), 2),
         ))
     turns.sort(key=lambda t: (t.start_s, t.channel))
     return turns
@@ -480,6 +495,7 @@ def speaker_turns(samples: np.ndarray, sample_rate_hz: int, speech_by_speaker: n
     energy = _frame_energy(samples[np.newaxis], frame_length)[0]
     n_frames = min(energy.size, speech.shape[1])
     energy, speech = energy[:n_frames], speech[:, :n_frames]
+    floor_dbfs = float(_noise_floor_dbfs(_level_dbfs(energy)))
     frame_s = frame_length / sample_rate_hz
     ranges = [(row, start, end) for row in range(speech.shape[0]) for start, end in _cut_turns(speech[row], options)]
     # every row reads the same channel: a broadcast view, not copies of the signal
@@ -490,6 +506,7 @@ def speaker_turns(samples: np.ndarray, sample_rate_hz: int, speech_by_speaker: n
     for (row, start, end), pitch_hz in zip(ranges, pitches):
         own = speech[row, start:end]
         others = (speaking[start:end] - own) > 0
+        loudness_dbfs = round(float(_level_dbfs(energy[start:end][own].mean())), 2)
         turns.append(Turn(
             speaker=speakers[row],
             channel=0,
@@ -497,8 +514,9 @@ def speaker_turns(samples: np.ndarray, sample_rate_hz: int, speech_by_speaker: n
             end_s=round(end * frame_s, 6),
             speech_ratio=round(float(own.mean()), 4),
             overlap_s=round(float(np.count_nonzero(own & others)) * frame_s, 6),
-            loudness_dbfs=round(float(_level_dbfs(energy[start:end][own].mean())), 2),
+            loudness_dbfs=loudness_dbfs,
             pitch_median_hz=None if pitch_hz is None else round(pitch_hz, 1),
+            snr_db=round(loudness_dbfs - floor_dbfs, 2),
         ))
     turns.sort(key=lambda t: (t.start_s, t.speaker))
     return turns

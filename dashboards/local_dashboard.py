@@ -83,6 +83,11 @@ _BODY = """
       <p class="note">The ten calls with the highest frustration score on the last day in the selected dates; the
       recording link opens the audio.</p>
       <div id="cx-worst-calls"></div></div>
+    <div class="tile w12"><h3>Model monitoring: drift by night</h3>
+      <p class="note">Population stability index of each night's call and turn statistics and predicted emotions
+      against the 7 nights before (above the dashed 0.2 line a night has drifted; details: <code>callmood
+      monitor</code>). Drift is per night, so only the date filter applies.</p>
+      <div class="chart" id="mon-drift-by-night"></div></div>
   </div>
 </section>
 
@@ -237,6 +242,17 @@ _SCRIPT = r"""
        x: rows.map((r) => r.backToBack), marker: {color: "#ff7f0e"}}];
   }
 
+  // monitoring_nightly.max_psi_prior_7d by call_date, one line per metric (dates only: drift is per night).
+  function driftByNight(f) {
+    const rows = DATA.monitoring.filter((r) => r.call_date >= f.from && r.call_date <= f.to && r.psi_prior_7d !== null);
+    const metrics = Array.from(new Set(rows.map((r) => r.metric)));
+    return metrics.map((m) => {
+      const mine = rows.filter((r) => r.metric === m);
+      return {type: "scatter", mode: "lines+markers", name: m, x: mine.map((r) => r.call_date),
+              y: mine.map((r) => r.psi_prior_7d), hovertemplate: m + " PSI %{y:.3f}<extra>%{x}</extra>"};
+    });
+  }
+
   function table(containerId, headers, rows) {
     const box = $(containerId);
     box.replaceChildren();
@@ -283,6 +299,12 @@ _SCRIPT = r"""
                 text("td", fmtNum(c.peak_anger, 2), "num"), text("td", c.mood_trend || "\u2013"), linkCell];
       }));
 
+    const drift = driftByNight(f);
+    plot("mon-drift-by-night", drift, {yaxis: {title: {text: "PSI vs 7 nights before"}, rangemode: "tozero"},
+         xaxis: {type: "category"},
+         shapes: [{type: "line", xref: "paper", x0: 0, x1: 1, y0: 0.2, y1: 0.2, line: {dash: "dash", color: "#d62728"}}],
+         annotations: drift.length ? [] : [{text: "No night with a week of nights before it in these dates.",
+                                            xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false}]});
     plot("aw-distressed-per-agent", distressedPerAgent(calls), {barmode: "group", yaxis: {autorange: "reversed"},
          xaxis: {title: {text: "calls"}, rangemode: "tozero"}});
     plot("aw-streaks-per-agent", streaksPerAgent(agentDays), {barmode: "group", yaxis: {autorange: "reversed"},

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from sql.schema import VIEWS, duckdb_view
+from sql.schema import TABLES, VIEWS, duckdb_ddl, duckdb_view
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad")
 
@@ -69,6 +69,20 @@ ORDER BY call_date, agent_id
 """
 
 
+# One row per night and metric (the view repeats these on every bin row): the drift tile's lines.
+MONITORING_SQL = """
+SELECT DISTINCT
+  CAST(call_date AS VARCHAR) AS call_date,
+  metric,
+  n_items,
+  mean_value,
+  prior_7d_items,
+  psi_prior_7d
+FROM monitoring_nightly
+ORDER BY call_date, metric
+"""
+
+
 def recording_link(recording_uri: str) -> str:
     """A URL a supervisor's browser can open for a recording.
 
@@ -89,10 +103,10 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _missing_views(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _missing(con: duckdb.DuckDBPyConnection, names: tuple[str, ...], table_type: str) -> list[str]:
     present = {name for (name,) in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_type = 'VIEW'").fetchall()}
-    return [v for v in VIEWS if v not in present]
+        "SELECT table_name FROM information_schema.tables WHERE table_type = ?", [table_type]).fetchall()}
+    return [n for n in names if n not in present]
 
 
 def load_dashboard_data(db_path: str | Path) -> dict[str, Any]:
@@ -103,29 +117,34 @@ def load_dashboard_data(db_path: str | Path) -> dict[str, Any]:
     db_path : str or Path
         A file written by ``callmood run --output``. Its sink creates the views;
         a file from before the views existed gets them as temporary views in
-        this read-only session, from the same SQL (``sql.schema.duckdb_view``).
+        this read-only session, from the same SQL (``sql.schema.duckdb_view``),
+        and an empty temporary table for a table it predates (run_metrics).
 
     Returns
     -------
     dict
-        ``calls``, ``emotion_groups`` and ``agent_days`` (lists of JSON-ready
-        dicts), ``emotions``, ``generated_at`` (UTC ISO time) and ``source``.
+        ``calls``, ``emotion_groups``, ``agent_days`` and ``monitoring`` (lists
+        of JSON-ready dicts), ``emotions``, ``generated_at`` (UTC ISO time) and ``source``.
     """
     path = Path(db_path)
     if not path.exists():
         raise FileNotFoundError(f"no DuckDB file at {path}")
     with duckdb.connect(str(path), read_only=True) as con:
-        for view in _missing_views(con):
+        for table in _missing(con, TABLES, "BASE TABLE"):
+            con.execute(duckdb_ddl(table).replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+        for view in _missing(con, VIEWS, "VIEW"):
             con.execute(duckdb_view(view).replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1))
         calls = _rows(con, CALLS_SQL)
         emotion_groups = _rows(con, EMOTION_SQL)
         agent_days = _rows(con, AGENT_DAYS_SQL)
+        monitoring = _rows(con, MONITORING_SQL)
     for call in calls:
         call["recording_link"] = recording_link(call["recording_uri"])
     return {
         "calls": calls,
         "emotion_groups": emotion_groups,
         "agent_days": agent_days,
+        "monitoring": monitoring,
         "emotions": list(EMOTIONS),
         "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "source": path.name,

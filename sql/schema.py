@@ -45,10 +45,10 @@ __all__ = [
     "view_description",
 ]
 
-TABLES: tuple[str, ...] = ("segments", "calls", "errors", "runs")
+TABLES: tuple[str, ...] = ("segments", "calls", "errors", "runs", "run_metrics")
 
 # In creation order: a view comes after every view it reads.
-VIEWS: tuple[str, ...] = ("cx_call_summary", "cx_queue_daily", "agent_daily_wellbeing")
+VIEWS: tuple[str, ...] = ("cx_call_summary", "cx_queue_daily", "agent_daily_wellbeing", "monitoring_nightly")
 
 # The literal placeholder the .sql files use for the dataset. It sits inside a
 # backtick-quoted identifier, so the files parse as BigQuery before substitution.

@@ -1,6 +1,7 @@
 """Shared fixtures: the GCS and BigQuery emulators, started once per test session on 127.0.0.1."""
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -39,4 +40,5 @@ def crafted_duckdb(tmp_path_factory) -> str:
     sink = DuckDBSink(str(tmp_path_factory.mktemp("crafted") / "crafted.duckdb"))
     sink.ensure_tables()
     sink.replace_calls(CRAFTED)
+    sink.write_run_metrics("r1", dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.timezone.utc))
     return sink.path

@@ -107,7 +107,7 @@ def test_every_tile_and_filter_uses_fields_its_explore_has(project):
                 assert field.split(".")[0] in reachable, f"{element['name']}: {field} not in {explore['name']}"
             assert set(element.get("listen") or {}) <= filter_names
             assert set(element.get("pivots", [])) <= set(element["fields"])
-    assert tiles == 8
+    assert tiles == 9
 
 
 # ----------------------------------------------------------------------------------------- lookmlint

@@ -29,11 +29,11 @@ EXPECTED_COLUMNS = {
         "call_id", "recording_uri", "call_date", "agent_id", "queue", "turn_index", "speaker",
         "channel", "start_s", "end_s", "prob_angry", "prob_disgust", "prob_fear", "prob_happy",
         "prob_neutral", "prob_sad", "top_emotion", "top_confidence", "arousal", "valence",
-        "loudness_dbfs", "pitch_median_hz", "speech_ratio", "overlap_s", "n_windows",
+        "loudness_dbfs", "snr_db", "pitch_median_hz", "speech_ratio", "overlap_s", "n_windows",
         "model_version", "run_id", "processed_at",
     ],
     "calls": [
-        "call_id", "recording_uri", "call_date", "started_at", "agent_id", "queue", "duration_s",
+        "call_id", "recording_uri", "call_date", "started_at", "agent_id", "queue", "caller_id_hash", "duration_s",
         "n_channels", "source_sample_rate_hz", "source_format", "turn_count", "agent_talk_s",
         "customer_talk_s", "agent_talk_share", "customer_talk_share", "silence_s", "overlap_s",
         "interruptions", "agent_interruptions", "customer_interruptions",
@@ -48,6 +48,10 @@ EXPECTED_COLUMNS = {
         "run_id", "started_at", "finished_at", "status", "runner", "input_pattern", "output",
         "calls_ok", "calls_skipped", "calls_failed", "turns_written", "audio_s", "wall_s",
         "realtime_factor", "model_version", "options_json",
+    ],
+    "run_metrics": [
+        "run_id", "call_date", "metric", "population", "bin_index", "bin_label", "bin_lower", "bin_upper",
+        "bin_count", "bin_share", "n_items", "mean_value", "computed_at",
     ],
 }
 
@@ -76,6 +80,8 @@ EXPECTED_TYPES = {
     "errors": {"call_date": "DATE", "stage": "STRING", "occurred_at": "TIMESTAMP"},
     "runs": {"calls_ok": "INT64", "audio_s": "FLOAT64", "realtime_factor": "FLOAT64",
              "options_json": "STRING"},
+    "run_metrics": {"call_date": "DATE", "bin_index": "INT64", "bin_count": "INT64", "bin_share": "FLOAT64",
+                    "mean_value": "FLOAT64", "computed_at": "TIMESTAMP"},
 }
 
 EXPECTED_NOT_NULL = {
@@ -138,8 +144,8 @@ def con():
     connection.close()
 
 
-def test_tables_are_the_four_warehouse_tables():
-    assert TABLES == ("segments", "calls", "errors", "runs")
+def test_tables_are_the_five_warehouse_tables():
+    assert TABLES == ("segments", "calls", "errors", "runs", "run_metrics")
 
 
 @pytest.mark.parametrize("table", TABLES)

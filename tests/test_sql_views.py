@@ -168,6 +168,7 @@ def duckdb_engine(tmp_path_factory):
     sink = DuckDBSink(str(tmp_path_factory.mktemp("views") / "views.duckdb"))
     sink.ensure_tables()
     sink.replace_calls(CRAFTED)
+    sink.write_run_metrics("r1", NOW)     # the crafted nights' histograms, for monitoring_nightly
 
     def rows(view: str) -> list[dict]:
         with duckdb.connect(sink.path, read_only=True) as con:
@@ -185,6 +186,7 @@ def bigquery_engine(emulators):
     sink = BigQuerySink("local-proj", f"views_{uuid.uuid4().hex[:8]}")
     sink.ensure_tables()
     sink.replace_calls(CRAFTED)
+    sink.write_run_metrics("r1", NOW)     # the crafted nights' histograms, for monitoring_nightly
     return lambda view: query(sink.client, f"SELECT * FROM `{sink.table_id(view)}`")
 
 

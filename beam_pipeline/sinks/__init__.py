@@ -1,8 +1,9 @@
 """Where results go. `open_sink` picks the warehouse from the --output value alone.
 
-Every sink offers the same four things: create its tables, say which recordings a
+Every sink offers the same things: create its tables, say which recordings a
 model version already processed, replace the rows of a set of calls in one step,
-and record a run. The pipeline's middle never learns which one it writes to.
+record a run, snapshot the nights a run wrote into run_metrics, and apply the
+retention period. The pipeline's middle never learns which one it writes to.
 """
 from __future__ import annotations
 

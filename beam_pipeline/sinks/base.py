@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import datetime as dt
 import logging
 import time
 from typing import Sequence
@@ -32,6 +33,14 @@ class Sink(abc.ABC):
     @abc.abstractmethod
     def write_run(self, run_row: dict) -> None:
         """Insert or update the row of one run."""
+
+    @abc.abstractmethod
+    def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
+        """Snapshot the nights this run wrote into run_metrics (see beam_pipeline.run_metrics); rows written."""
+
+    @abc.abstractmethod
+    def apply_retention(self, retention_days: int, today: dt.date | None = None) -> None:
+        """Remove call rows (privacy.RETAINED_TABLES) whose call date is more than `retention_days` old."""
 
     @abc.abstractmethod
     def describe(self) -> str:
@@ -85,3 +94,24 @@ class WriteResults(beam.DoFn):
         of_total = f" of {self._expected}" if self._expected else ""
         LOG.info("written %d%s recordings so far", self._written, of_total)
         self._pending = []
+
+
+class FinishNight(beam.DoFn):
+    """The run's last step, after every write: retention, then the nights' run_metrics snapshot.
+
+    It is a step of the job rather than code after `wait_until_finish`, because a
+    Dataflow Flex Template launch only builds the job and returns: anything the
+    launcher did afterwards would run before the calls are written.
+    """
+
+    def __init__(self, sink: Sink, run_id: str, retention_days: int | None):
+        self._sink = sink
+        self._run_id = run_id
+        self._retention_days = retention_days
+
+    def process(self, recordings_written):
+        if self._retention_days:  # first, so the snapshot describes what is kept
+            self._sink.apply_retention(self._retention_days)
+        n_rows = self._sink.write_run_metrics(self._run_id, dt.datetime.now(dt.timezone.utc))
+        LOG.info("run_metrics: %d histogram rows for the nights this run wrote", n_rows)
+        yield n_rows

@@ -22,6 +22,8 @@ import time
 import uuid
 from typing import Iterable, Mapping, Sequence
 
+from beam_pipeline import run_metrics
+from beam_pipeline.privacy import RETAINED_TABLES
 from beam_pipeline.rows import CallResult, ErrorResult
 from beam_pipeline.sinks.base import Sink
 from sql.schema import TABLES, VIEWS, bigquery_ddl, bigquery_view, columns, partition_column
@@ -265,3 +267,32 @@ class BigQuerySink(Sink):
 
     def write_run(self, run_row: dict) -> None:
         self._replace({"runs": [run_row]}, key="run_id")
+
+    def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
+        """One aggregation job over the partitions of the run's nights; its rows replace the run's old ones."""
+        from google.cloud import bigquery
+
+        nights = [row["call_date"] for row in self._query(
+            f"SELECT DISTINCT call_date FROM `{self.table_id('calls')}` WHERE run_id = @run_id",
+            [bigquery.ScalarQueryParameter("run_id", "STRING", run_id)])]
+        if not nights:
+            return 0
+        aggregates = self._query(run_metrics.aggregate_sql(nights, lambda table: f"`{self.table_id(table)}`"))
+        rows = run_metrics.metric_rows(aggregates, run_id, computed_at)
+        self._replace({"run_metrics": rows}, key="run_id")
+        return len(rows)
+
+    def apply_retention(self, retention_days: int, today: dt.date | None = None) -> None:
+        """Partition expiration on the call tables: BigQuery itself drops a call date's partition that many days on.
+
+        A table's own partition expiration overrides the dataset's default
+        (which infra/terraform sets for tables it creates), so the two should
+        agree; `today` is unused because BigQuery counts from each partition's date.
+        """
+        expiration_ms = int(retention_days) * 86_400_000
+        for name in RETAINED_TABLES:
+            table = self.client.get_table(self.table_id(name))
+            if table.time_partitioning is None or table.time_partitioning.expiration_ms == expiration_ms:
+                continue
+            table.time_partitioning.expiration_ms = expiration_ms
+            self.client.update_table(table, ["time_partitioning"])

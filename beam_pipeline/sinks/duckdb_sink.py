@@ -1,6 +1,7 @@
 """The embedded warehouse: one DuckDB file, tables and views created from the same SQL files as BigQuery's."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Sequence
@@ -8,6 +9,8 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 
+from beam_pipeline import run_metrics
+from beam_pipeline.privacy import RETAINED_TABLES, retention_cutoff
 from beam_pipeline.rows import CallResult, ErrorResult
 from beam_pipeline.sinks.base import Sink
 from sql.schema import TABLES, VIEWS, columns, duckdb_ddl, duckdb_view
@@ -80,6 +83,35 @@ class DuckDBSink(Sink):
             con.execute("DELETE FROM runs WHERE run_id = ?", [run_row["run_id"]])
             con.register("staged", arrow_table("runs", [run_row]))
             con.execute("INSERT INTO runs BY NAME SELECT * FROM staged")
+            con.execute("COMMIT")
+
+    def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
+        with self._connect() as con:
+            nights = [night for (night,) in con.execute("SELECT DISTINCT call_date FROM calls WHERE run_id = ?",
+                                                        [run_id]).fetchall()]
+            if not nights:
+                return 0
+            cursor = con.execute(run_metrics.duckdb_sql(run_metrics.aggregate_sql(nights)))
+            names = [d[0] for d in cursor.description]
+            rows = run_metrics.metric_rows([dict(zip(names, r)) for r in cursor.fetchall()], run_id, computed_at)
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM run_metrics WHERE run_id = ?", [run_id])
+            con.register("staged", arrow_table("run_metrics", rows))
+            con.execute("INSERT INTO run_metrics BY NAME SELECT * FROM staged")
+            con.execute("COMMIT")
+        return len(rows)
+
+    def apply_retention(self, retention_days: int, today: dt.date | None = None) -> None:
+        """Deletes the call rows of call dates before the cutoff; errors without a call date go by occurred_at."""
+        cutoff = retention_cutoff(retention_days, today)
+        cutoff_at = dt.datetime.combine(cutoff, dt.time(), dt.timezone.utc)
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            for table in RETAINED_TABLES:
+                if table == "errors":
+                    con.execute("DELETE FROM errors WHERE COALESCE(call_date < ?, occurred_at < ?)", [cutoff, cutoff_at])
+                else:
+                    con.execute(f"DELETE FROM {table} WHERE call_date < ?", [cutoff])
             con.execute("COMMIT")
 
     def describe(self) -> str:

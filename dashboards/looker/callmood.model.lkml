@@ -7,6 +7,7 @@ include: "calls.view"
 include: "segments.view"
 include: "cx_queue_daily.view"
 include: "agent_daily_wellbeing.view"
+include: "monitoring_nightly.view"
 include: "*.dashboard"
 
 datagroup: nightly_run {
@@ -53,4 +54,9 @@ explore: cx_queue_daily {
 explore: agent_daily_wellbeing {
   label: "Agent Wellbeing: Agents by Day"
   description: "One row per agent and day: negative agent turns, distressed customers, streaks of them, talk share and late-shift load."
+}
+
+explore: monitoring_nightly {
+  label: "Monitoring: Inputs and Predictions by Night"
+  description: "One row per night, metric and histogram bin: call and turn statistics and predicted emotions, with drift against the week before."
 }

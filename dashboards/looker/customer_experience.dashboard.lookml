@@ -2,7 +2,7 @@
 # The local twin of this dashboard is `callmood dashboard` (dashboards/local_dashboard.py).
 - dashboard: customer_experience
   title: Customer Experience
-  description: "How customers sounded on the calls: emotion over time, calls that ended worse than they started, anger by queue and hour, and the worst calls."
+  description: "How customers sounded on the calls: emotion over time, calls that ended worse than they started, anger by queue and hour, the worst calls, and whether the nights' inputs or predictions drifted."
   layout: newspaper
   preferred_viewer: dashboards-next
   refresh: 24 hours
@@ -152,6 +152,23 @@
       queue: cx_call_summary.queue
       agent: cx_call_summary.agent_id
     row: 16
+    col: 0
+    width: 24
+    height: 8
+
+  - name: drift_by_night
+    title: "Model monitoring: drift by night"
+    note_text: "Population stability index of each night's call and turn statistics and predicted emotions against the 7 nights before; above 0.2 a night has drifted (details: callmood monitor)."
+    model: callmood
+    explore: monitoring_nightly
+    type: looker_line
+    fields: [monitoring_nightly.call_date, monitoring_nightly.metric, monitoring_nightly.max_psi_prior_7d]
+    pivots: [monitoring_nightly.metric]
+    sorts: [monitoring_nightly.call_date]
+    limit: 500
+    listen:
+      date_range: monitoring_nightly.call_date
+    row: 24
     col: 0
     width: 24
     height: 8

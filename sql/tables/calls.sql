@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS `{dataset}`.calls (
     OPTIONS(description="Agent identifier from the sidecar JSON; empty when the recording has no sidecar."),
   queue STRING
     OPTIONS(description="Call-centre queue from the sidecar JSON; empty when the recording has no sidecar."),
+  caller_id_hash STRING
+    OPTIONS(description="Pseudonymous caller: HMAC-SHA256 of the sidecar caller_id (spaces, dashes, dots and brackets removed) keyed with the secret caller-id salt, first 32 hex digits. The same caller gives the same hash under one salt, so repeat callers can be counted; the raw id is never stored. NULL without a caller_id or without a salt."),
   duration_s FLOAT64
     OPTIONS(description="Length of the recording, seconds."),
   n_channels INT64

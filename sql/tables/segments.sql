@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS `{dataset}`.segments (
     OPTIONS(description="Pleasantness in [-1, 1]: the probability-weighted mean of the six emotions' valence coordinates on the circumplex."),
   loudness_dbfs FLOAT64
     OPTIONS(description="RMS level of the turn audio in dB relative to full scale (0 is the loudest, more negative is quieter)."),
+  snr_db FLOAT64
+    OPTIONS(description="Signal-to-noise estimate, dB: loudness_dbfs minus the noise floor of the turn's channel (the level of its quietest tenth of 20 ms frames). About 80 for digitally clean audio; under 10 is a noisy line."),
   pitch_median_hz FLOAT64
     OPTIONS(description="Median fundamental frequency over the voiced frames, Hz; NULL when the turn has no voiced frame."),
   speech_ratio FLOAT64
