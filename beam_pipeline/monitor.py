@@ -122,7 +122,7 @@ class Warehouse:
             from beam_pipeline.sinks.bigquery_sink import BigQuerySink
 
             sink = BigQuerySink.from_output(self.output)
-            return sink._query(sql.format(**{r: f"`{sink.table_id(r)}`" for r in self.RELATIONS}))
+            return sink.query(sql.format(**{r: f"`{sink.table_id(r)}`" for r in self.RELATIONS}))
         import duckdb
 
         from sql.schema import duckdb_view

@@ -128,7 +128,8 @@ class BigQuerySink(Sink):
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    def _query(self, sql: str, parameters: Sequence = ()) -> list[dict]:
+    def query(self, sql: str, parameters: Sequence = ()) -> list[dict]:
+        """Rows of one query job; public because `callmood monitor` reads the warehouse through it."""
         from google.cloud import bigquery
 
         job = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=list(parameters)))
@@ -143,7 +144,7 @@ class BigQuerySink(Sink):
             ";\nCOMMIT TRANSACTION;"
         for attempt in range(attempts):
             try:
-                self._query(script)
+                self.query(script)
                 return
             except exceptions.GoogleAPICallError as exc:
                 if attempt + 1 == attempts or not _CONCURRENT_UPDATE.search(str(exc)):
@@ -238,14 +239,14 @@ class BigQuerySink(Sink):
                 dataset.location = self.location
             self.client.create_dataset(dataset, exists_ok=True)
         for table in TABLES:
-            self._query(bigquery_ddl(table, self.dataset_ref))
+            self.query(bigquery_ddl(table, self.dataset_ref))
         for view in VIEWS:
-            self._query(bigquery_view(view, self.dataset_ref))
+            self.query(bigquery_view(view, self.dataset_ref))
 
     def done_recordings(self, model_version: str) -> set[str]:
         from google.cloud import bigquery
 
-        rows = self._query(f"SELECT DISTINCT recording_uri FROM `{self.table_id('calls')}` "
+        rows = self.query(f"SELECT DISTINCT recording_uri FROM `{self.table_id('calls')}` "
                            "WHERE model_version = @model_version",
                            [bigquery.ScalarQueryParameter("model_version", "STRING", model_version)])
         return {row["recording_uri"] for row in rows}
@@ -272,12 +273,12 @@ class BigQuerySink(Sink):
         """One aggregation job over the partitions of the run's nights; its rows replace the run's old ones."""
         from google.cloud import bigquery
 
-        nights = [row["call_date"] for row in self._query(
+        nights = [row["call_date"] for row in self.query(
             f"SELECT DISTINCT call_date FROM `{self.table_id('calls')}` WHERE run_id = @run_id",
             [bigquery.ScalarQueryParameter("run_id", "STRING", run_id)])]
         if not nights:
             return 0
-        aggregates = self._query(run_metrics.aggregate_sql(nights, lambda table: f"`{self.table_id(table)}`"))
+        aggregates = self.query(run_metrics.aggregate_sql(nights, lambda table: f"`{self.table_id(table)}`"))
         rows = run_metrics.metric_rows(aggregates, run_id, computed_at)
         self._replace({"run_metrics": rows}, key="run_id")
         return len(rows)
