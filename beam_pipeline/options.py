@@ -57,6 +57,7 @@ class CallmoodOptions:
     vertex_region: str = ""
     vertex_api_endpoint: str = ""                   # API host override: Private Service Connect, or a test stand-in
     mono_speakers: int | None = None                # voices in every mono recording, when a deployment knows it
+    mono_first_speaker_agent: bool = False          # inbound queues: who speaks first in a mono call is the agent
 
     def __post_init__(self):
         if self.scorer not in SCORERS:
@@ -114,6 +115,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (default) or 1, 2, 3: how many voices each mono recording has, when every "
                              "recording of the input is alike (e.g. two-party calls); a known count avoids "
                              "guessing it (two-speaker DER 21%% -> 16%% in benchmarks/diarization_der.py)")
+    parser.add_argument("--mono-first-speaker-agent", action="store_true",
+                        help="in a two-speaker mono recording, call the first voice 'agent' and the other "
+                             "'customer' (true of inbound queues, where the agent answers; not of outbound calls); "
+                             "otherwise they are speaker_0 and speaker_1")
     parser.add_argument("--max-duration-s", type=float, default=4 * 3600.0,
                         help="recordings longer than this are rejected into the errors table")
     parser.add_argument("--reprocess", action="store_true",
@@ -151,7 +156,7 @@ def from_namespace(args: argparse.Namespace) -> CallmoodOptions:
         retention_days=args.retention_days, caller_id_salt_source=args.caller_id_salt_source,
         scorer=args.scorer, vertex_endpoint=args.vertex_endpoint, vertex_project=args.vertex_project,
         vertex_region=args.vertex_region, vertex_api_endpoint=args.vertex_api_endpoint,
-        mono_speakers=args.mono_speakers,
+        mono_speakers=args.mono_speakers, mono_first_speaker_agent=args.mono_first_speaker_agent,
     )
 
 

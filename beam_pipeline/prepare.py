@@ -123,7 +123,8 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
         turns = stereo_turns(channels, audio.sample_rate_hz, roles, options.turns)
     else:
         turns = diarized_turns(channels[0], audio.sample_rate_hz, options.turns,
-                               DiarizationOptions(num_speakers=options.mono_speakers))
+                               DiarizationOptions(num_speakers=options.mono_speakers,
+                                                  first_speaker_role=options.mono_first_speaker_agent))
     if not turns:
         peak_dbfs = 20 * np.log10(float(np.max(np.abs(audio.channels))) + 1e-12)
         raise StageError("segment", f"no speech found in {audio.duration_s:.1f} s "

@@ -45,3 +45,13 @@ def test_a_given_count_is_the_number_of_speakers_in_the_turns(mono_call, count):
     speakers = {ref.turn.speaker for ref in prepared.turns}
     assert speakers == {f"speaker_{i}" for i in range(count)}
     assert np.all(np.diff([ref.turn.start_s for ref in prepared.turns]) >= 0)
+
+
+def test_inbound_queues_can_name_the_first_voice_the_agent(mono_call):
+    parsed, _ = options.parse(["--input", str(mono_call), "--mono-speakers", "2", "--mono-first-speaker-agent"])
+    info = ModelInfo.read(DEFAULT_MODEL_DIR)
+    identity = read_identity(str(mono_call), mono_call.stat().st_mtime)
+    turns = [ref.turn for ref in prepare_call(mono_call.read_bytes(), str(mono_call), identity, parsed,
+                                              info.spec).turns]
+    assert {t.speaker for t in turns} == {"agent", "customer"}
+    assert min(turns, key=lambda t: t.start_s).speaker == "agent"
