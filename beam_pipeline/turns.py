@@ -389,6 +389,26 @@ def _turn_pitches_hz(channels: np.ndarray, sample_rate_hz: int, frame_length: in
 
 # --------------------------------------------------------------------------- turns
 
+def _turn(speaker: str, channel: int, start: int, end: int, own: np.ndarray, others: np.ndarray,
+          energy: np.ndarray, floor_dbfs: float, frame_s: float, pitch_hz: float | None) -> Turn:
+    """One turn's row from its frame range: stereo sides and diarized speakers measure turns alike.
+
+    `own` and `others` are the turn's frames where this speaker, and where anyone
+    else, speaks; `energy` is the frame energy of the turn's channel.
+    """
+    loudness_dbfs = round(float(_level_dbfs(energy[start:end][own].mean())), 2)
+    return Turn(
+        speaker=speaker,
+        channel=channel,
+        start_s=round(start * frame_s, 6),
+        end_s=round(end * frame_s, 6),
+        speech_ratio=round(float(own.mean()), 4),
+        overlap_s=round(float(np.count_nonzero(own & others)) * frame_s, 6),
+        loudness_dbfs=loudness_dbfs,
+        pitch_median_hz=None if pitch_hz is None else round(pitch_hz, 1),
+        snr_db=round(loudness_dbfs - floor_dbfs, 2),
+    )
+
 def _turns(channels: np.ndarray, sample_rate_hz: int, speakers: Mapping[int, str],
            options: TurnOptions) -> list[Turn]:
     channels = np.asarray(channels, dtype=np.float32)
@@ -404,22 +424,9 @@ def _turns(channels: np.ndarray, sample_rate_hz: int, speakers: Mapping[int, str
     other_speech = np.zeros_like(speech)
     for channel in range(channels.shape[0]):
         other_speech[channel] = np.delete(speech, channel, axis=0).any(axis=0)
-    turns = []
-    for (channel, start, end), pitch_hz in zip(ranges, pitches):
-        own = speech[channel, start:end]
-        speech_energy = energy[channel, start:end][own]
-        loudness_dbfs = round(float(_level_dbfs(speech_energy.mean())), 2)
-        turns.append(Turn(
-            speaker=speakers.get(channel, f"speaker_{channel}"),
-            channel=channel,
-            start_s=round(start * frame_s, 6),
-            end_s=round(end * frame_s, 6),
-            speech_ratio=round(float(own.mean()), 4),
-            overlap_s=round(float(np.count_nonzero(own & other_speech[channel, start:end])) * frame_s, 6),
-            loudness_dbfs=loudness_dbfs,
-            pitch_median_hz=None if pitch_hz is None else round(pitch_hz, 1),
-            snr_db=round(loudness_dbfs - float(floors_dbfs[channel]), 2),
-        ))
+    turns = [_turn(speakers.get(channel, f"speaker_{channel}"), channel, start, end, speech[channel, start:end],
+                   other_speech[channel, start:end], energy[channel], float(floors_dbfs[channel]), frame_s, pitch_hz)
+             for (channel, start, end), pitch_hz in zip(ranges, pitches)]
     turns.sort(key=lambda t: (t.start_s, t.channel))
     return turns
 
@@ -506,17 +513,6 @@ def speaker_turns(samples: np.ndarray, sample_rate_hz: int, speech_by_speaker: n
     for (row, start, end), pitch_hz in zip(ranges, pitches):
         own = speech[row, start:end]
         others = (speaking[start:end] - own) > 0
-        loudness_dbfs = round(float(_level_dbfs(energy[start:end][own].mean())), 2)
-        turns.append(Turn(
-            speaker=speakers[row],
-            channel=0,
-            start_s=round(start * frame_s, 6),
-            end_s=round(end * frame_s, 6),
-            speech_ratio=round(float(own.mean()), 4),
-            overlap_s=round(float(np.count_nonzero(own & others)) * frame_s, 6),
-            loudness_dbfs=loudness_dbfs,
-            pitch_median_hz=None if pitch_hz is None else round(pitch_hz, 1),
-            snr_db=round(loudness_dbfs - floor_dbfs, 2),
-        ))
+        turns.append(_turn(speakers[row], 0, start, end, own, others, energy, floor_dbfs, frame_s, pitch_hz))
     turns.sort(key=lambda t: (t.start_s, t.speaker))
     return turns
