@@ -43,6 +43,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult
 
 from beam_pipeline.scoring import ScoringFailure, windows_in
+from ser_model.inference import split_stacks
 from ser_model.vertex_upload import MODEL_VERSION_LABEL, init_vertex
 
 INPUT_NAME = "log_mel"                      # the serving_default input of the exported SavedModel
@@ -224,10 +225,9 @@ class TurnWindowsVertexHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[PredictionResult]:
         started = time.perf_counter()
         windows = np.concatenate(batch)
-        offsets = np.cumsum([0] + [len(stack) for stack in batch])
         instances = [encode_window(window) for window in windows]
         probabilities = np.full((len(windows), self._n_classes), np.nan)
-        failures: dict[int, str] = {}           # window index -> why its request failed
+        failures = np.full(len(windows), None, dtype=object)   # per window: why its request failed
         for pack in pack_requests(instances, self._payload_limit_bytes):
             try:
                 self._requests.inc()
@@ -239,15 +239,16 @@ class TurnWindowsVertexHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
                 probabilities[pack] = decode_predictions([r.inference for r in results], self._n_classes)
             except Exception as exc:  # after Beam's retries: these windows' calls go to the errors table
                 reason = f"Vertex AI endpoint {self._endpoint_name}: {type(exc).__name__}: {exc}"
-                failures.update(dict.fromkeys(pack, reason[:_MAX_REASON_CHARS]))
+                failures[pack] = reason[:_MAX_REASON_CHARS]
         self._score_ms.inc(int((time.perf_counter() - started) * 1000))
         results = []
-        for stack, a, b in zip(batch, offsets[:-1], offsets[1:]):
-            failed = next((failures[i] for i in range(a, b) if i in failures), None)
+        for stack, stack_probabilities, stack_failures in zip(batch, split_stacks(probabilities, batch),
+                                                              split_stacks(failures, batch)):
+            failed = next((reason for reason in stack_failures if reason), None)
             if failed:
                 self._failed_turns.inc()
             results.append(PredictionResult(example=stack, inference=ScoringFailure(failed) if failed
-                                            else probabilities[a:b], model_id=self.model_version))
+                                            else stack_probabilities, model_id=self.model_version))
         return results
 
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:

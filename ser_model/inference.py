@@ -73,6 +73,10 @@ class EmotionScorer:
         Batching whole turns together is what keeps the model's fixed cost per call
         small; the result is split back so each turn gets its own windows' rows.
         """
-        probabilities = self.predict(np.concatenate(stacks))
-        offsets = np.cumsum([0] + [len(stack) for stack in stacks])
-        return [probabilities[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+        return split_stacks(self.predict(np.concatenate(stacks)), stacks)
+
+
+def split_stacks(rows: np.ndarray, stacks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Per-window `rows` of `np.concatenate(stacks)`, split back into one block per stack."""
+    offsets = np.cumsum([0] + [len(stack) for stack in stacks])
+    return [rows[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
