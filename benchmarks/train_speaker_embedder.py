@@ -3,27 +3,35 @@
 What it is: a whitening of segment cepstral means by the covariance of those
 means *within* one speaker (within-class covariance normalisation, WCCN, as in
 i-vector speaker recognition), estimated over every clip of every emotion of
-the development speakers, each through a random phone line. Directions in which
+the development speakers, each through a random phone line and codec (G.711,
+or the low-bitrate MP3 or Vorbis of a call archive). Directions in which
 one voice wanders with mood, sentence and line are shrunk; the rest, where voices
 differ and a voice holds still, carry the distance that `diarize` clusters on.
-It is a 19 x 19 matrix and a mean (under 2 KiB), fitted in a few seconds.
+It is a 19 x 19 matrix and a mean (under 2 KiB), fitted in a few seconds. The
+cepstra are those `speaker_features` computes: over 32 bands equally spaced in Hz
+(not mel; see `diarization.linear_filterbank`).
 
-Why not only a trained network: the diarizer used to rely on a two-layer network
-trained to name the 15 development voices (x7 speed-perturbed copies; weights
-kept in the same file, see `SpeakerEmbedder.network_embed`, and not refitted
-here: this script copies them over from ``--network``). On calls of voices it had
-never heard it learnt sex, not voice: a man and a woman were told apart,
-two women or two men hardly better than chance (segment clustering 60-67 %
-right; DER 40 % on same-sex calls). The within-speaker covariance needs no
+Why not a trained network: the diarizer used to rely on a two-layer network
+trained to name the 15 development voices (x7 speed-perturbed copies). On calls
+of voices it had never heard it learnt sex, not voice: a man and a woman were
+told apart, two women or two men hardly better than chance (segment clustering
+60-67 % right; DER 40 % on same-sex calls). The within-speaker covariance needs no
 between-speaker generalisation, only many segments per speaker, which even 15
 voices give; on held-out development voices (two folds) it clustered same-sex
 calls' segments 82 % right against the network's 67 %, and cut DER with the count
-given from 26 % to 18 %. Tried and not kept, on the same folds: LDA to 6-14
+given from 26 % to 18 %. The network (weights kept in the same file, see
+`SpeakerEmbedder.network_embed`; not refitted here: this script copies them over
+from ``--network``, and they still read mel cepstra) now only helps to count:
+with the linear-band cepstra, mixing 30 % of its distance into the clustering no
+longer helped on the tuning calls (two-speaker DER 13.4 % with it, 12.4 % without,
+whitening fitted on G.711 only), but its count still finds a calm man and a woman
+whose whitened means spread little. Tried and not kept, on the same folds: LDA to 6-14
 dimensions, segment spread and delta statistics (worse on same-sex calls), more
 cepstra (c1-c31), speed-perturbed copies as extra classes, GMM-posterior
 supervectors, a segment's median pitch, PLDA/VB clustering with a between-speaker
 prior learnt from 15 voices, and an emotion-aware cluster linkage (all no better
-or worse).
+or worse); later, on the tuning calls, UBM-conditioned cepstral means (2-8
+components) and 48 mel bands with 24 cepstra (no better).
 
 Data: the *development* speakers of ``../shared/data`` only
 (`benchmarks.simulated_calls.development_speakers`: RAVDESS actors 01-10, EmoDB
@@ -33,11 +41,13 @@ diarizer's thresholds were then tuned, so that they were tuned on voices the
 embedding never heard, as every voice is at run time. That leaves RAVDESS 01-06,
 EmoDB 03, 08, 09 and TurEV: every clip of every emotion. Every clip goes through
 a random telephone line (codec, line noise, level) first, as
-`benchmarks/simulated_calls.py` builds calls, and its features are centred the
-way `diarize` centres a call (minus the mean of a pseudo-call: this clip and a
-clip of another speaker). Training examples are random crops of 0.6-2.0 s of the
-clips' speech (the diarizer's segments are 0.3-2.0 s), as segment statistics.
-Deterministic for a given seed.
+`benchmarks/simulated_calls.py` builds calls (plus the archive codecs, see
+`CODECS`), and its features are centred the way `diarize` centres a call (minus
+the mean of a pseudo-call: this clip and a clip of another speaker through the
+same codec). Training examples are random crops of 0.6-2.0 s of the clips' speech
+(the diarizer's segments are 0.3-2.0 s), as segment statistics. Deterministic for
+a given seed: run as below, it rewrites the shipped file byte for byte (the
+network copied from it, unchanged).
 
     .venv/bin/python benchmarks/train_speaker_embedder.py [--out beam_pipeline/diarization_embedder.npz]
         [--holdout ravdess_07,...]   # speakers left out (default: the tuning speakers)
@@ -67,35 +77,46 @@ from ser_model.augment import telephone_channel  # noqa: E402
 CROPS_PER_CLIP = 4
 CROP_FRAMES = (30, 100)            # 0.6-2.0 s at 20 ms: the diarizer's segments are 0.3-2.0 s
 SHRINKAGE = 1e-3                   # ridge added to the covariance, as a share of its mean variance
+# Every line codec `telephone_channel` knows: G.711 as on the wire, and the low-bitrate MP3 and Vorbis of
+# call archives, which cut the band near 2.4 and 3 kHz and leave the bands above them to noise and codec
+# artefacts that vary from frame to frame. Fitted on G.711 alone, the whitening stretched exactly those
+# directions (a voice holds still there on a clean line) and archived calls spread like three speakers.
+CODECS = ("mulaw", "alaw", "mp3", "vorbis")
 
 
-def clip_features(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Cepstra of a clip's speech frames after a random phone line (as in the simulated calls)."""
+def clip_features(samples: np.ndarray, codec: str, rng: np.random.Generator) -> np.ndarray:
+    """Cepstra of a clip's speech frames after a random phone line with `codec` (as in the simulated calls)."""
     level_dbfs = rng.uniform(-32.0, -20.0)
     samples = samples.astype(np.float64)
     samples *= 10 ** ((level_dbfs - 10 * np.log10(np.mean(samples ** 2) + 1e-20)) / 20)
-    line = telephone_channel(samples, SAMPLE_RATE_HZ, codec=("mulaw", "alaw")[int(rng.integers(2))],
-                             noise_dbfs=float(rng.uniform(-62.0, -48.0)), rng=rng)
+    line = telephone_channel(samples, SAMPLE_RATE_HZ, codec=codec, noise_dbfs=float(rng.uniform(-62.0, -48.0)),
+                             rng=rng)
     speech = speech_frames(line, SAMPLE_RATE_HZ, TurnOptions())
     return speaker_features(line, SAMPLE_RATE_HZ, np.flatnonzero(speech))
 
 
 def training_set(speakers: list[str], data_root: Path, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cepstral means of random crops (n, 19) and the speaker of each."""
+    """Cepstral means of random crops (n, 19) and the speaker of each.
+
+    Each clip is centred like a call of its codec: minus the mean of itself and a
+    clip of another speaker through the same codec (one recording has one codec).
+    """
     rng = np.random.default_rng(seed)
     clips_by_speaker = read_manifest(data_root)
-    features: list[tuple[str, np.ndarray]] = []
+    features: list[tuple[str, str, np.ndarray]] = []
     for speaker in speakers:
         for clip in clips_by_speaker[speaker]:
-            cepstra = clip_features(trimmed_speech(clip.path), rng)
+            codec = CODECS[int(rng.integers(len(CODECS)))]
+            cepstra = clip_features(trimmed_speech(clip.path), codec, rng)
             if cepstra.shape[0] >= CROP_FRAMES[0] // 2:
-                features.append((speaker, cepstra))
-        print(f"  {speaker}: {sum(1 for s, _ in features if s == speaker)} clips", flush=True)
-    clip_means = np.stack([cepstra.mean(axis=0) for _, cepstra in features])
-    clip_speakers = np.array([speaker for speaker, _ in features])
+                features.append((speaker, codec, cepstra))
+        print(f"  {speaker}: {sum(1 for s, _, _ in features if s == speaker)} clips", flush=True)
+    clip_means = np.stack([cepstra.mean(axis=0) for _, _, cepstra in features])
+    clip_speakers = np.array([speaker for speaker, _, _ in features])
+    clip_codecs = np.array([codec for _, codec, _ in features])
     rows, targets = [], []
-    for speaker, cepstra in features:
-        others = np.flatnonzero(clip_speakers != speaker)
+    for speaker, codec, cepstra in features:
+        others = np.flatnonzero((clip_speakers != speaker) & (clip_codecs == codec))
         centred = cepstra - 0.5 * (cepstra.mean(axis=0) + clip_means[rng.choice(others)])
         n = centred.shape[0]
         for _ in range(CROPS_PER_CLIP):
@@ -138,12 +159,12 @@ def main() -> None:
     print(f"{means.shape[0]} training segments from {len(speakers)} speakers ({time.time() - started:.0f} s)",
           flush=True)
     embedder = fit(means, targets)
-    if args.network.exists():
-        network = SpeakerEmbedder.load(args.network)
-        embedder = dataclasses.replace(embedder, net_mean=network.net_mean, net_scale=network.net_scale,
-                                       net_weights=network.net_weights, net_biases=network.net_biases)
+    network = SpeakerEmbedder.load(args.network)
+    embedder = dataclasses.replace(embedder, net_mean=network.net_mean, net_scale=network.net_scale,
+                                   net_weights=network.net_weights, net_biases=network.net_biases)
     embedder.save(args.out, speakers=",".join(speakers),
-                  method="within-speaker covariance whitening of cepstral means (+ the speaker network, if kept)",
+                  method="within-speaker covariance whitening of linear-band cepstral means "
+                         "+ the speaker network (mel cepstra, counting only)",
                   crop_frames=",".join(map(str, CROP_FRAMES)))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.1f} KiB) in {time.time() - started:.0f} s")
 

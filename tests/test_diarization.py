@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import librosa
 import numpy as np
 import pytest
 import scipy.fft
@@ -22,8 +21,8 @@ import scipy.signal
 from benchmarks.diarization_der import score
 from benchmarks.simulated_calls import DEFAULT_DATA_ROOT, CallPlan, read_manifest, simulate_call
 from beam_pipeline.diarization import (Diarization, DiarizationOptions, cluster_embeddings, default_embedder,
-                                       diarize, diarized_turns, residual_spread, segment_statistics,
-                                       speaker_features, speech_segments)
+                                       diarize, diarized_turns, linear_filterbank, pad_speech, residual_spread,
+                                       segment_statistics, speaker_features, speech_segments)
 from beam_pipeline.turns import TurnOptions, speaker_turns
 
 RATE_HZ = 16000
@@ -137,16 +136,35 @@ def test_segment_statistics_match_numpy():
         np.testing.assert_allclose(row[3:], features[start:end].std(axis=0), atol=1e-4)
 
 
-def test_speaker_features_are_the_cepstra_of_the_log_mel_spectrum():
+def test_linear_filterbank_has_32_triangles_100_hz_apart_over_the_telephone_band():
+    bands = linear_filterbank(RATE_HZ, 512)                    # bins 31.25 Hz apart
+    assert bands.shape == (257, 32)
+    bin_hz = np.arange(257) * RATE_HZ / 512
+    centres_hz = bin_hz[np.argmax(bands, axis=0)]
+    np.testing.assert_allclose(np.diff(centres_hz), 3400.0 / 33, atol=31.25)
+    assert bands[bin_hz < 200.0].max() == 0.0 and bands[bin_hz > 3600.0].max() == 0.0
+    assert bands.max() <= 1.0 and bands.max(axis=0).min() > 0.7   # every band sees a bin near its peak
+
+
+def test_speaker_features_are_the_cepstra_of_the_log_band_spectrum():
     samples = synthetic_call([(0.2, 1.8, 0)], 2.0)
     frames = np.array([20, 40, 60])
+    bin_hz = np.arange(257) * RATE_HZ / 512
+    edges_hz = np.linspace(200.0, 3600.0, 34)
+    bands = np.array([np.interp(bin_hz, edges_hz[j:j + 3], [0.0, 1.0, 0.0]) for j in range(32)])
     expected = []
     for frame in frames:
         window = samples[frame * 320 + 160 - 256: frame * 320 + 160 + 256] * np.hanning(512)
         power = np.abs(np.fft.rfft(window)) ** 2
-        mel = librosa.filters.mel(sr=RATE_HZ, n_fft=512, n_mels=32, fmin=200.0, fmax=3600.0)
-        expected.append(scipy.fft.dct(np.log(mel @ power + 1e-10), type=2, norm="ortho")[1:20])
+        expected.append(scipy.fft.dct(np.log(bands @ power + 1e-10), type=2, norm="ortho")[1:20])
     np.testing.assert_allclose(speaker_features(samples, RATE_HZ, frames), np.array(expected), atol=2e-3)
+
+
+def test_padding_grows_speech_into_pauses_and_splits_a_short_pause_between_speakers():
+    labels = np.array([-1, -1, -1, -1, 0, 0, -1, -1, -1, 1, 1, -1, -1, -1, -1, -1])
+    padded = pad_speech(labels, 2)
+    assert padded.tolist() == [-1, -1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, -1, -1, -1]
+    assert pad_speech(labels, 0).tolist() == labels.tolist()
 
 
 def test_speech_segments_split_runs_and_long_runs():
