@@ -21,7 +21,6 @@ from beam_pipeline.sources import CallIdentity
 from beam_pipeline.diarization import DiarizationOptions, diarized_turns
 from beam_pipeline.turns import Turn, stereo_turns
 from ser_model.features import FeatureSpec, window_features
-from ser_model.side_norm import normalise_side
 
 
 class StageError(Exception):
@@ -142,21 +141,8 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
         turn_windows, weights = window_features(channels[turn.channel, start:end], spec)
         refs.append(TurnRef(call=call, turn_index=index, turn=turn, window_weights=weights))
         windows.append(turn_windows)
-    if spec.side_normalisation:
-        windows = _side_normalised(refs, windows, spec)
     timer.lap("features")
     return PreparedCall(call=call, turns=tuple(refs), windows=tuple(windows))
-
-
-def _side_normalised(refs: list[TurnRef], windows: list[np.ndarray], spec: FeatureSpec) -> list[np.ndarray]:
-    """Each turn's windows minus the mean frame of every turn of the same side (agent, customer, speaker_0...)."""
-    out = list(windows)
-    for side in {ref.turn.speaker for ref in refs}:
-        members = [i for i, ref in enumerate(refs) if ref.turn.speaker == side]
-        normalised = normalise_side([windows[i] for i in members], [refs[i].window_weights for i in members], spec)
-        for i, stack in zip(members, normalised):
-            out[i] = stack
-    return out
 
 
 def processed_at() -> dt.datetime:

@@ -35,7 +35,6 @@ from ser_model.augment import EVALUATION_CHANNELS, apply_variant
 from ser_model.corpus import Clip, load_clip, read_manifest
 from ser_model.features import combine_window_probabilities, window_features
 from ser_model.inference import DEFAULT_MODEL_DIR, EmotionScorer, ModelInfo
-from ser_model.side_norm import evaluation_calls, normalise_side
 
 BASELINE_FILE = DEFAULT_MODEL_DIR / "baseline_metrics.json"
 CHANNEL = "telephone"
@@ -56,38 +55,27 @@ def _turn_rows(clips: Sequence[Clip], info: ModelInfo) -> list:
     from beam_pipeline.rows import CIRCUMPLEX, CallResult
     from beam_pipeline.turns import TurnOptions, mono_turns
 
+    scorer = EmotionScorer(info)
     variant = EVALUATION_CHANNELS[CHANNEL]
-    rate_hz = info.spec.sample_rate_hz
-    cut = []
+    day, now = dt.date(2000, 1, 1), dt.datetime.now(dt.timezone.utc)
+    results = []
     for number, clip in enumerate(clips):
         # A clip is one utterance with little silence around it; in a call a turn has pauses around it,
         # which is where the VAD and the SNR find the line's noise floor. So the clip gets some.
-        pad = np.zeros(int(PAD_S * rate_hz), dtype=np.float32)
-        clean = np.concatenate([pad, load_clip(clip.path, rate_hz), pad])
-        audio = apply_variant(clean, rate_hz, variant, seed=number)
-        turns = mono_turns(audio, rate_hz, TurnOptions())
-        if turns:
-            stacks, weights = zip(*(window_features(audio[int(round(t.start_s * rate_hz)):int(round(t.end_s * rate_hz))],
-                                                    info.spec) for t in turns))
-            cut.append((clip, turns, list(stacks), weights))
-    if info.spec.side_normalisation:
-        # Clips of one speaker stand in for one side of a call, as in cross-validation.
-        calls = evaluation_calls([clip.speaker for clip, *_ in cut], np.arange(len(cut)))
-        for call in np.unique(calls):
-            members = np.flatnonzero(calls == call)
-            normalised = iter(normalise_side([s for m in members for s in cut[m][2]],
-                                             [w for m in members for w in cut[m][3]], info.spec))
-            for m in members:
-                cut[m][2][:] = [next(normalised) for _ in cut[m][2]]
-    scorer = EmotionScorer(info)
-    day, now = dt.date(2000, 1, 1), dt.datetime.now(dt.timezone.utc)
-    results = []
-    for clip, turns, stacks, weights in cut:
+        pad = np.zeros(int(PAD_S * info.spec.sample_rate_hz), dtype=np.float32)
+        clean = np.concatenate([pad, load_clip(clip.path, info.spec.sample_rate_hz), pad])
+        audio = apply_variant(clean, info.spec.sample_rate_hz, variant, seed=number)
+        turns = mono_turns(audio, info.spec.sample_rate_hz, TurnOptions())
+        if not turns:
+            continue
+        rate_hz = info.spec.sample_rate_hz
+        stacks, weights = zip(*(window_features(audio[int(round(t.start_s * rate_hz)):int(round(t.end_s * rate_hz))],
+                                                info.spec) for t in turns))
         uri = f"corpus://{clip.path.name}"
         stamp = {"call_id": clip.path.stem, "recording_uri": uri, "call_date": day, "model_version":
                  info.model_version, "run_id": RUN_ID, "processed_at": now}
         segments = []
-        for index, (turn, window_probs, w) in enumerate(zip(turns, scorer.predict_stacks(stacks), weights)):
+        for index, (turn, window_probs, w) in enumerate(zip(turns, scorer.predict_stacks(list(stacks)), weights)):
             probs = dict(zip(info.classes, combine_window_probabilities(window_probs, w).tolist()))
             top = max(probs, key=probs.get)
             segments.append({**stamp, "turn_index": index, "speaker": turn.speaker,

@@ -2,9 +2,7 @@
 
 Clips go through the same trimming, channel simulation, windowing and per-turn
 combination as in cross-validation and in the pipeline, so the figures describe
-what the product would output on such audio. A side-normalised model takes each
-clip's profile from a pseudo-call of a few clips of the same speaker, as in
-cross-validation; the manifest's `speaker` column is all it needs.
+what the product would output on such audio.
 """
 from __future__ import annotations
 
@@ -18,7 +16,6 @@ from ser_model.corpus import read_manifest
 from ser_model.feature_cache import compute_windows
 from ser_model.inference import DEFAULT_MODEL_DIR, EmotionScorer, ModelInfo
 from ser_model.metrics import report
-from ser_model.side_norm import EVALUATION_CALL_CLIPS, evaluation_calls
 from ser_model.train import group_columns
 
 
@@ -42,24 +39,20 @@ def evaluate(manifest: Path | str, data_root: Path | str, *, channel: str = "cle
         raise ValueError(f"{manifest}: no clip is labelled with any of {list(classes)}")
     variant = EVALUATION_CHANNELS[channel]
     windows = compute_windows(clips, (variant,), spec=info.spec, top_db=trim_top_db)[variant.name]
-    rows = np.arange(len(windows.clip_index))
-    calls = evaluation_calls([c.speaker for c in clips], np.arange(len(clips)))
-    probabilities = EmotionScorer(info).predict(windows.model_input(rows, info.spec, calls))
-    combined = windows.clip_probabilities(rows, probabilities, np.arange(len(clips)))
+    probabilities = EmotionScorer(info).predict(windows.windows.astype(np.float32))
+    combined = windows.clip_probabilities(np.arange(len(windows.clip_index)), probabilities, np.arange(len(clips)))
     columns = [info.classes.index(c) for c in classes]
     predicted = [classes[int(i)] for i in combined[:, columns].argmax(axis=1)]
     out = report([c.label for c in clips], predicted, classes, group_columns(clips))
     out.update({"manifest": str(manifest), "channel": channel, "model_version": info.model_version,
-                "n_speakers": len({c.speaker for c in clips}),
-                "side_profiles": (f"pseudo-calls of {EVALUATION_CALL_CLIPS} clips of one speaker"
-                                  if info.spec.side_normalisation else "none")})
+                "n_speakers": len({c.speaker for c in clips})})
     return out
 
 
 def format_report(result: dict) -> str:
     """A plain-text rendering for the terminal."""
     lines = [f"model {result['model_version']} on {result['manifest']} ({result['channel']}): "
-             f"{result['n']} clips, {result['n_speakers']} speakers; side profiles: {result['side_profiles']}",
+             f"{result['n']} clips, {result['n_speakers']} speakers",
              f"accuracy {result['accuracy']:.3f}  balanced accuracy {result['balanced_accuracy']:.3f}  "
              f"macro F1 {result['macro_f1']:.3f}", "", f"{'class':<10}{'prec':>7}{'recall':>8}{'f1':>7}{'n':>6}"]
     for name, figures in result["per_class"].items():

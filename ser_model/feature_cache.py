@@ -8,7 +8,6 @@ variant, feature spec) and stored under a content key.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import zlib
@@ -19,7 +18,6 @@ import joblib
 import librosa
 import numpy as np
 
-from ser_model import side_norm
 from ser_model.augment import Variant, apply_variant
 from ser_model.corpus import Clip, load_clip
 from ser_model.features import DEFAULT_SPEC, FeatureSpec, combine_window_probabilities, window_features
@@ -43,31 +41,6 @@ class VariantWindows:
     def rows_of(self, clip_rows: np.ndarray) -> np.ndarray:
         """Row index of every window belonging to one of `clip_rows`."""
         return np.flatnonzero(np.isin(self.clip_index, clip_rows))
-
-    @functools.cached_property
-    def clip_frame_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per clip: the sum of its real frames (n_clips, n_mels) and their number (n_clips,)."""
-        n_clips = int(self.clip_index.max()) + 1
-        sums = np.zeros((n_clips, self.windows.shape[2]))
-        np.add.at(sums, self.clip_index, side_norm.frame_sums(self.windows))
-        counts = np.bincount(self.clip_index, weights=np.rint(self.weights * self.windows.shape[1]),
-                             minlength=n_clips)
-        return sums, counts
-
-    def model_input(self, rows: np.ndarray, spec: FeatureSpec, calls=None) -> np.ndarray:
-        """float32 windows `rows`, as the model of `spec` takes them.
-
-        With side normalisation, `calls` (`side_norm.membership` rows, indexed by
-        clip) says which clips make each clip's profile, and each window loses the
-        mean frame of its clip's call.
-        """
-        windows = self.windows[rows]
-        if not spec.side_normalisation:
-            return windows.astype(np.float32)
-        if calls is None:
-            raise ValueError("a side-normalised model needs each clip's pseudo-call")
-        profiles = side_norm.call_profiles(calls, *self.clip_frame_sums)
-        return side_norm.subtract(windows, self.weights[rows], profiles[self.clip_index[rows]], spec)
 
     def clip_probabilities(self, rows: np.ndarray, window_probabilities: np.ndarray,
                            clip_rows: np.ndarray) -> np.ndarray:
@@ -102,7 +75,7 @@ def cache_key(clips: Sequence[Clip], variant: Variant, spec: FeatureSpec, top_db
     payload = json.dumps({
         "clips": [str(c.path) for c in clips],
         "variant": dataclasses.asdict(variant),
-        "spec": spec.window_dict(),
+        "spec": spec.to_dict(),
         "top_db": top_db,
     }, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -38,9 +38,6 @@ class FeatureSpec:
     min_window_frames: int = 50    # a tail shorter than 0.5 s is not scored on its own
     floor_db: float = -80.0
     revision: int = 2              # bump when the computation changes, so caches and models notice
-    # Take each side's mean frame off its windows (`ser_model.side_norm`). A step after
-    # the windows are cut: it changes how a model must be fed, not the cached windows.
-    side_normalisation: bool = False
 
     @property
     def window_s(self) -> float:
@@ -48,10 +45,6 @@ class FeatureSpec:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-    def window_dict(self) -> dict:
-        """The fields that decide the windows themselves: what a feature cache is keyed on."""
-        return {k: v for k, v in self.to_dict().items() if k != "side_normalisation"}
 
 
 DEFAULT_SPEC = FeatureSpec()

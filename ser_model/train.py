@@ -20,11 +20,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ser_model import side_norm
 from ser_model.augment import EVALUATION_CHANNELS, TRAINING_VARIANTS, Variant
 from ser_model.corpus import Clip, read_manifest
 from ser_model.feature_cache import VariantWindows, compute_windows
-from ser_model.features import DEFAULT_SPEC, FeatureSpec
+from ser_model.features import DEFAULT_SPEC
 from ser_model.metrics import report, summarise_folds
 
 LOG = logging.getLogger(__name__)
@@ -40,9 +39,6 @@ class TrainConfig:
     epochs: int = 24
     batch_size: int = 64
     folds: int = 5
-    # Side normalisation (`ser_model.side_norm`): the most clips of one speaker a
-    # training pseudo-call holds; 0 trains a model that takes windows as they are.
-    side_clips: int = 0
     model: dict = dataclasses.field(default_factory=dict)
     tuning: dict = dataclasses.field(default_factory=dict)
 
@@ -61,14 +57,6 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @property
-    def neutral_label(self) -> int:
-        return self.classes.index("neutral") if "neutral" in self.classes else -1
-
-    @property
-    def spec(self) -> FeatureSpec:
-        return dataclasses.replace(DEFAULT_SPEC, side_normalisation=self.side_clips > 0)
-
 
 def variants_needed() -> tuple[Variant, ...]:
     return TRAINING_VARIANTS + tuple(v for v in EVALUATION_CHANNELS.values()
@@ -83,14 +71,8 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def fit(model, windows: dict[str, VariantWindows], clip_rows: np.ndarray, labels: np.ndarray, *,
-        n_clips: int, epochs: int, batch_size: int, seed: int, learning_rate: float,
-        spec: FeatureSpec = DEFAULT_SPEC, speakers: np.ndarray | None = None, side_clips: int = 0,
-        neutral_label: int = -1) -> None:
-    """Train `model` on the first window of each clip in `clip_rows`, one random variant per clip per epoch.
-
-    A side-normalised `spec` also draws, every epoch, each clip's pseudo-call (1 to
-    `side_clips` clips of its speaker; `side_norm.companion_calls`) whose mean frame its window loses.
-    """
+        n_clips: int, epochs: int, batch_size: int, seed: int, learning_rate: float) -> None:
+    """Train `model` on the first window of each clip in `clip_rows`, one random variant per clip per epoch."""
     import keras
 
     rng = np.random.default_rng(seed)
@@ -101,12 +83,10 @@ def fit(model, windows: dict[str, VariantWindows], clip_rows: np.ndarray, labels
     model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
     for epoch in range(epochs):
         chosen = rng.integers(0, len(train_names), size=len(clip_rows))
-        calls = (side_norm.companion_calls(speakers, labels, clip_rows, rng, max_clips=side_clips,
-                                          neutral_label=neutral_label) if spec.side_normalisation else None)
         x = np.empty((len(clip_rows),) + windows[train_names[0]].windows.shape[1:], dtype=np.float32)
         for v_index, name in enumerate(train_names):
             mask = chosen == v_index
-            x[mask] = windows[name].model_input(first_rows[name][clip_rows[mask]], spec, calls)
+            x[mask] = windows[name].windows[first_rows[name][clip_rows[mask]]]
         y = labels[clip_rows]
         order = rng.permutation(len(clip_rows))
         history = model.fit(x[order], y[order], sample_weight=weight_per_class[y[order]],
@@ -115,11 +95,10 @@ def fit(model, windows: dict[str, VariantWindows], clip_rows: np.ndarray, labels
                  history.history["loss"][-1], history.history["accuracy"][-1])
 
 
-def predict_clips(model, variant: VariantWindows, clip_rows: np.ndarray, *, spec: FeatureSpec = DEFAULT_SPEC,
-                  calls: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
+def predict_clips(model, variant: VariantWindows, clip_rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Per-clip probabilities: all of a clip's windows, combined as the pipeline combines a turn's."""
     rows = variant.rows_of(clip_rows)
-    probabilities = model.predict(variant.model_input(rows, spec, calls), batch_size=batch_size, verbose=0)
+    probabilities = model.predict(variant.windows[rows].astype(np.float32), batch_size=batch_size, verbose=0)
     return variant.clip_probabilities(rows, probabilities, clip_rows)
 
 
@@ -143,49 +122,34 @@ def cross_validate(config: TrainConfig, clips: Sequence[Clip], windows: dict[str
     from ser_model.model import build_model
 
     classes = list(config.classes)
-    speakers = np.array([c.speaker for c in clips])
     fold_reports: dict[str, list[dict]] = {ch: [] for ch in EVALUATION_CHANNELS}
     pooled_pred: dict[str, np.ndarray] = {ch: np.empty(len(clips), dtype=object) for ch in EVALUATION_CHANNELS}
-    # Balanced accuracy per fold when each held-out side is of one kind (`side_norm.scenario_calls`).
-    side_kinds: dict[str, dict[str, list[float]]] = {ch: {} for ch in EVALUATION_CHANNELS}
     held_out = []
     for fold, (train_rows, test_rows) in enumerate(speaker_folds(clips, labels, config.folds, config.seed)):
         started = time.perf_counter()
         model = build_model(len(classes), **model_params)
         fit(model, windows, train_rows, labels, n_clips=len(clips), epochs=config.epochs,
-            batch_size=config.batch_size, seed=config.seed + fold, learning_rate=model_params["learning_rate"],
-            spec=config.spec, speakers=speakers, side_clips=config.side_clips,
-            neutral_label=config.neutral_label)
+            batch_size=config.batch_size, seed=config.seed + fold, learning_rate=model_params["learning_rate"])
         test_clips = [clips[i] for i in test_rows]
         held_out.append(sorted({c.speaker for c in test_clips}))
-        scenarios = (side_norm.scenario_calls(speakers, labels, test_rows, neutral_label=config.neutral_label,
-                                              seed=config.seed) if config.spec.side_normalisation else {"mixed": None})
         for channel, variant in EVALUATION_CHANNELS.items():
-            for kind, calls in scenarios.items():
-                probabilities = predict_clips(model, windows[variant.name], test_rows, spec=config.spec, calls=calls)
-                predicted = [classes[i] for i in probabilities.argmax(axis=1)]
-                fold_report = report([clips[i].label for i in test_rows], predicted, classes, group_columns(test_clips))
-                side_kinds[channel].setdefault(kind, []).append(fold_report["balanced_accuracy"])
-                if kind == "mixed":
-                    pooled_pred[channel][test_rows] = predicted
-                    fold_reports[channel].append(fold_report)
+            probabilities = predict_clips(model, windows[variant.name], test_rows)
+            predicted = [classes[i] for i in probabilities.argmax(axis=1)]
+            pooled_pred[channel][test_rows] = predicted
+            fold_reports[channel].append(report([clips[i].label for i in test_rows], predicted, classes,
+                                                group_columns(test_clips)))
         LOG.info("fold %d: held out %s; balanced accuracy clean %.3f telephone %.3f (%.0f s)", fold, held_out[-1],
                  fold_reports["clean"][-1]["balanced_accuracy"], fold_reports["telephone"][-1]["balanced_accuracy"],
                  time.perf_counter() - started)
     truth = [c.label for c in clips]
     return {
-        "protocol": f"{config.folds}-fold StratifiedGroupKFold grouped by speaker, seed {config.seed}"
-                    + (f"; side profiles from pseudo-calls of {side_norm.EVALUATION_CALL_CLIPS} clips of one "
-                       "held-out speaker" if config.spec.side_normalisation else ""),
+        "protocol": f"{config.folds}-fold StratifiedGroupKFold grouped by speaker, seed {config.seed}",
         "held_out_speakers_per_fold": held_out,
         "channels": {
             channel: {
                 "fold_summary": summarise_folds(fold_reports[channel]),
                 "pooled_out_of_fold": report(truth, list(pooled_pred[channel]), classes, group_columns(clips)),
                 "folds": fold_reports[channel],
-                "balanced_accuracy_by_side_kind": {
-                    kind: {"mean": float(np.mean(values)), "std": float(np.std(values)), "folds": values}
-                    for kind, values in side_kinds[channel].items()},
             } for channel in EVALUATION_CHANNELS
         },
     }
@@ -205,7 +169,6 @@ def tune(config: TrainConfig, clips: Sequence[Clip], windows: dict[str, VariantW
     from ser_model.model import build_model
 
     space = config.tuning["space"]
-    speakers = np.array([c.speaker for c in clips])
     train_rows, val_rows = speaker_folds(clips, labels, config.folds, config.seed + 1)[0]
 
     def params_of(trial) -> dict:
@@ -221,11 +184,8 @@ def tune(config: TrainConfig, clips: Sequence[Clip], windows: dict[str, VariantW
         params = params_of(trial)
         model = build_model(len(config.classes), **params)
         fit(model, windows, train_rows, labels, n_clips=len(clips), epochs=config.tuning["epochs"],
-            batch_size=config.batch_size, seed=config.seed, learning_rate=params["learning_rate"],
-            spec=config.spec, speakers=speakers, side_clips=config.side_clips,
-            neutral_label=config.neutral_label)
-        predicted = predict_clips(model, windows["telephone"], val_rows, spec=config.spec,
-                                  calls=side_norm.evaluation_calls(speakers, val_rows, config.seed)).argmax(axis=1)
+            batch_size=config.batch_size, seed=config.seed, learning_rate=params["learning_rate"])
+        predicted = predict_clips(model, windows["telephone"], val_rows).argmax(axis=1)
         score = float(balanced_accuracy_score(labels[val_rows], predicted))
         LOG.info("trial %d %s: telephone balanced accuracy %.3f", trial.number, trial.params, score)
         return score
@@ -266,10 +226,8 @@ def train(config: TrainConfig, out_dir: Path, *, tune_first: bool = True, cross_
     keras.utils.set_random_seed(config.seed)
     model = build_model(len(config.classes), **model_params)
     fit(model, windows, np.arange(len(clips)), labels, n_clips=len(clips), epochs=config.epochs,
-        batch_size=config.batch_size, seed=config.seed, learning_rate=model_params["learning_rate"],
-        spec=config.spec, speakers=np.array([c.speaker for c in clips]), side_clips=config.side_clips,
-            neutral_label=config.neutral_label)
-    summary["export"] = export_model(model, out_dir, classes=config.classes, spec=config.spec,
+        batch_size=config.batch_size, seed=config.seed, learning_rate=model_params["learning_rate"])
+    summary["export"] = export_model(model, out_dir, classes=config.classes, spec=DEFAULT_SPEC,
                                      training_config=config.to_dict())
     (out_dir / "training_report.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary

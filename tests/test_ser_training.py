@@ -1,6 +1,5 @@
 """Training, export and evaluation on a handful of real clips from ../shared/data."""
 import csv
-import dataclasses
 import json
 from pathlib import Path
 
@@ -12,11 +11,6 @@ from ser_model.corpus import read_manifest
 from ser_model.feature_cache import compute_windows
 from ser_model.features import DEFAULT_SPEC
 from ser_model.inference import EmotionScorer, ModelInfo
-from ser_model.side_norm import evaluation_calls
-
-# The shipped model is side-normalised, so the tiny one is too: fit, export, reload and
-# evaluate must all carry the setting.
-SPEC = dataclasses.replace(DEFAULT_SPEC, side_normalisation=True)
 
 DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 MANIFEST = DATA_ROOT / "manifest.csv"
@@ -55,10 +49,9 @@ def trained(small_manifest, tmp_path_factory):
     model = build_model(len(CLASSES), stem_filters=16, block_filters=(16, 24), dense_units=16, dropout=0.0,
                         spec_augment=False, learning_rate=5e-3)
     fit(model, windows, np.arange(len(clips)), labels, n_clips=len(clips), epochs=40, batch_size=32, seed=0,
-        learning_rate=5e-3, spec=SPEC, speakers=np.array([c.speaker for c in clips]), side_clips=8,
-        neutral_label=CLASSES.index("neutral"))
+        learning_rate=5e-3)
     out_dir = tmp_path_factory.mktemp("model")
-    metadata = export_model(model, out_dir, classes=CLASSES, spec=SPEC, training_config={"test": True})
+    metadata = export_model(model, out_dir, classes=CLASSES, spec=DEFAULT_SPEC, training_config={"test": True})
     return {"clips": clips, "labels": labels, "windows": windows, "model": model, "dir": out_dir,
             "metadata": metadata}
 
@@ -69,15 +62,8 @@ def test_tiny_training_run_beats_chance_on_its_own_clips(trained):
     from ser_model.train import predict_clips
 
     clean = trained["windows"]["clean"]
-    rows = np.arange(len(trained["clips"]))
-    calls = evaluation_calls([c.speaker for c in trained["clips"]], rows)
-    predicted = predict_clips(trained["model"], clean, rows, spec=SPEC, calls=calls).argmax(axis=1)
+    predicted = predict_clips(trained["model"], clean, np.arange(len(trained["clips"]))).argmax(axis=1)
     assert balanced_accuracy_score(trained["labels"], predicted) > 0.5  # chance is 0.25
-
-
-def test_a_side_normalised_model_refuses_windows_without_their_calls(trained):
-    with pytest.raises(ValueError, match="pseudo-call"):
-        trained["windows"]["clean"].model_input(np.arange(4), SPEC)
 
 
 def test_export_and_reload_give_identical_outputs(trained):
@@ -88,7 +74,6 @@ def test_export_and_reload_give_identical_outputs(trained):
     info = ModelInfo.read(trained["dir"])
     assert info.model_version == trained["metadata"]["model_version"]
     assert info.model_version.startswith("ser-") and info.classes == CLASSES
-    assert info.spec == SPEC
     np.testing.assert_allclose(EmotionScorer(info).predict(windows), expected, atol=1e-6)
     served = tf.saved_model.load(str(trained["dir"] / "saved_model"))
     signature = served.signatures["serving_default"]
@@ -100,12 +85,12 @@ def test_model_version_changes_with_the_weights(trained):
     from ser_model.export import model_version
 
     model = trained["model"]
-    version = model_version(model, {"test": True}, SPEC, CLASSES)
+    version = model_version(model, {"test": True}, DEFAULT_SPEC, CLASSES)
     assert version == trained["metadata"]["model_version"]
     weights = model.get_weights()
     model.set_weights([w + 1e-3 for w in weights])
     try:
-        assert model_version(model, {"test": True}, SPEC, CLASSES) != version
+        assert model_version(model, {"test": True}, DEFAULT_SPEC, CLASSES) != version
     finally:
         model.set_weights(weights)
 
@@ -124,7 +109,6 @@ def test_evaluate_reports_every_metric_on_a_manifest(trained, small_manifest, tm
     assert set(result["by_group"]["corpus"]) == {"ravdess", "emodb"}
     assert "sex" in result["gaps"] and "language" in result["gaps"]
     assert "confusion matrix" in format_report(result)
-    assert result["side_profiles"].startswith("pseudo-calls of 8 clips")
     json.dumps(result)  # the --json output must serialise
 
 
