@@ -222,14 +222,19 @@ def _cepstral_basis(sample_rate_hz: int, n_fft: int, scale: str) -> tuple[int, n
     return used_bins, bands[:used_bins], dct.astype(np.float32)
 
 
+def _n_fft(sample_rate_hz: int) -> int:
+    """The FFT size: the power of two that holds a 32 ms analysis window."""
+    return 1 << int(math.ceil(math.log2(_ANALYSIS_WINDOW_S * sample_rate_hz)))
+
+
 @functools.lru_cache(maxsize=4)
 def _hann(n: int) -> np.ndarray:
     return np.hanning(n).astype(np.float32)
 
 
-def speaker_features(samples: np.ndarray, sample_rate_hz: int, frames: np.ndarray,
-                     frame_s: float = 0.02, scale: str = "linear") -> np.ndarray:
-    """Cepstra c1..c19 of the given frames over `linear_filterbank` (or mel bands), float32 (n_frames, 19).
+def frame_power(samples: np.ndarray, sample_rate_hz: int, frames: np.ndarray,
+                frame_s: float = 0.02) -> np.ndarray:
+    """Power spectra (n_frames, bins up to _FMAX_HZ) of the given frames: what `cepstra` projects.
 
     Parameters
     ----------
@@ -238,26 +243,42 @@ def speaker_features(samples: np.ndarray, sample_rate_hz: int, frames: np.ndarra
     frames : indices of `frame_s` frames to analyse (the speech frames): only these
         are transformed, which is most of the cost saved on a call with pauses.
     frame_s : the frame grid (the VAD's).
-    scale : "linear" (what the whitened means and resegmentation use) or "mel"
-        (32 mel bands over the same range: what the speaker network was trained on).
 
     Each frame is analysed over a 32 ms Hann window centred on it (longer than the
-    20 ms frame, for a spectral resolution of ~30 Hz), in one batched FFT.
+    20 ms frame, for a spectral resolution of ~30 Hz), in one batched FFT. Kept
+    apart from the band projection so that one FFT serves both band scales.
     """
     samples = np.asarray(samples, dtype=np.float32)
     frames = np.asarray(frames, dtype=np.int64)
-    n_fft = 1 << int(math.ceil(math.log2(_ANALYSIS_WINDOW_S * sample_rate_hz)))
+    n_fft = _n_fft(sample_rate_hz)
+    used_bins = max(_cepstral_basis(sample_rate_hz, n_fft, scale)[0] for scale in ("linear", "mel"))
     if frames.size == 0 or samples.size < n_fft:
-        return np.zeros((0, _N_CEPSTRA), dtype=np.float32)
+        return np.zeros((0, used_bins), dtype=np.float32)
     frame_length = int(round(frame_s * sample_rate_hz))
     starts = np.clip(frames * frame_length + frame_length // 2 - n_fft // 2, 0, samples.size - n_fft)
     windows = np.lib.stride_tricks.sliding_window_view(samples, n_fft)[starts]
     windows *= _hann(n_fft)
-    used_bins, bands, dct = _cepstral_basis(sample_rate_hz, n_fft, scale)
     spectrum = scipy.fft.rfft(windows, axis=-1, workers=1)[:, :used_bins]
-    power = np.square(spectrum.real) + np.square(spectrum.imag)
-    log_bands = np.log(power @ bands + _LOG_FLOOR)
+    return np.square(spectrum.real) + np.square(spectrum.imag)
+
+
+def cepstra(power: np.ndarray, sample_rate_hz: int, scale: str = "linear") -> np.ndarray:
+    """Cepstra c1..c19 of `frame_power` rows over `linear_filterbank` (or mel bands), float32 (n_frames, 19).
+
+    scale : "linear" (what the whitened means and resegmentation use) or "mel"
+        (32 mel bands over the same range: what the speaker network was trained on).
+    """
+    used_bins, bands, dct = _cepstral_basis(sample_rate_hz, _n_fft(sample_rate_hz), scale)
+    if power.shape[0] == 0:
+        return np.zeros((0, _N_CEPSTRA), dtype=np.float32)
+    log_bands = np.log(power[:, :used_bins] @ bands + _LOG_FLOOR)
     return log_bands @ dct
+
+
+def speaker_features(samples: np.ndarray, sample_rate_hz: int, frames: np.ndarray,
+                     frame_s: float = 0.02, scale: str = "linear") -> np.ndarray:
+    """`cepstra` of the `frame_power` of the given frames: the speaker features of one band scale."""
+    return cepstra(frame_power(samples, sample_rate_hz, frames, frame_s), sample_rate_hz, scale)
 
 
 def segment_statistics(features: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -633,7 +654,8 @@ def diarize(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions 
     frame_s = int(round(turn_options.frame_s * sample_rate_hz)) / sample_rate_hz
     labels = np.full(speech.size, -1, dtype=np.int64)
     indices = np.flatnonzero(speech)
-    features = speaker_features(samples, sample_rate_hz, indices, frame_s)
+    power = frame_power(samples, sample_rate_hz, indices, frame_s)
+    features = cepstra(power, sample_rate_hz)
     if features.shape[0] == 0:
         return Diarization(frame_s, labels, ())
     features -= features.mean(axis=0)
@@ -645,7 +667,7 @@ def diarize(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions 
     statistics = segment_statistics(features, bounds[clustered])
     network_embeddings = None
     if options.num_speakers is None and embedder.has_network:   # the network only helps to count
-        mel = speaker_features(samples, sample_rate_hz, indices, frame_s, scale="mel")
+        mel = cepstra(power, sample_rate_hz, scale="mel")
         network_embeddings = embedder.network_embed(segment_statistics(mel - mel.mean(axis=0), bounds[clustered]))
     segment_labels = cluster_embeddings(embedder.embed(statistics), lengths[clustered], options, network_embeddings)
     n_speakers = int(segment_labels.max()) + 1
