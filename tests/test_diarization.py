@@ -21,8 +21,9 @@ import scipy.signal
 from benchmarks.diarization_der import score
 from benchmarks.simulated_calls import DEFAULT_DATA_ROOT, CallPlan, read_manifest, simulate_call
 from beam_pipeline.diarization import (Diarization, DiarizationOptions, cluster_embeddings, default_embedder,
-                                       diarize, diarized_turns, linear_filterbank, pad_speech, residual_spread,
-                                       segment_statistics, speaker_features, speech_segments)
+                                       diarize, diarized_turns, linear_filterbank, neighbour_ranks, pad_speech,
+                                       pruned_affinity, residual_spread, segment_statistics, separation,
+                                       spectral_partition, speaker_features, speech_segments)
 from beam_pipeline.turns import TurnOptions, speaker_turns
 
 RATE_HZ = 16000
@@ -200,6 +201,54 @@ def test_clustering_counts_by_spread():
     forced = cluster_embeddings(three_voices, np.ones(60), DiarizationOptions(num_speakers=2))
     assert np.unique(forced).size == 2
     assert np.unique(cluster_embeddings(one_voice, np.ones(40), DiarizationOptions(num_speakers=2))).size == 2
+
+
+def test_pruned_affinity_keeps_each_rows_nearest_and_is_symmetric():
+    similarity = np.array([[1.0, 0.9, 0.2, -0.5],
+                           [0.9, 1.0, 0.85, 0.1],
+                           [0.2, 0.85, 1.0, 0.8],
+                           [-0.5, 0.1, 0.8, 1.0]])
+    affinity = pruned_affinity(similarity, neighbour_ranks(similarity), keep=1)
+    np.testing.assert_allclose(affinity, affinity.T)
+    assert affinity[0, 1] == pytest.approx(0.9)          # 0 and 1 keep each other
+    assert affinity[1, 2] == pytest.approx(0.425)        # only 2 keeps 1: half the link
+    assert affinity[2, 3] == pytest.approx(0.4)          # only 3 keeps 2
+    assert affinity[0, 2] == 0.0 and affinity[0, 3] == 0.0 and affinity[1, 3] == 0.0
+
+
+def test_spectral_partition_splits_separated_voices_the_same_way_every_time():
+    rng = np.random.default_rng(4)
+    centres = rng.normal(0, 1.5, (3, 19))
+    truth = np.repeat([0, 1, 2], [8, 14, 20])
+    unit = centres[truth] + rng.normal(0, 0.3, (truth.size, 19))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    labels = spectral_partition(unit, 3)
+    assert all(np.unique(labels[truth == k]).size == 1 for k in range(3)) and np.unique(labels).size == 3
+    np.testing.assert_array_equal(labels, spectral_partition(unit, 3))
+    np.testing.assert_array_equal(spectral_partition(unit[:2], 3), [0, 1])     # fewer segments than clusters
+
+
+def test_separation_is_highest_for_the_voices_own_split():
+    rng = np.random.default_rng(6)
+    truth = np.repeat([0, 1], 15)
+    unit = np.array([[2.0, 0, 0], [-2.0, 0, 0]])[truth] + rng.normal(0, 0.5, (30, 3))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    assert separation(unit, truth) > 1.0
+    assert separation(unit, truth) > separation(unit, rng.permutation(truth)) + 1.0
+
+
+def test_clustering_both_ways_keeps_the_better_separated_split():
+    rng = np.random.default_rng(7)
+    for trial in range(5):
+        embeddings = rng.normal(0, 1.0, (25, 19))            # no clear voices: the two splits differ
+        unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+        splits = {method: cluster_embeddings(embeddings, np.ones(25),
+                                             DiarizationOptions(num_speakers=2, clustering=method, min_speaker_share=0))
+                  for method in ("average", "spectral", "both")}
+        best = max(separation(unit, splits["average"]), separation(unit, splits["spectral"]))
+        assert separation(unit, splits["both"]) == pytest.approx(best)
+    with pytest.raises(ValueError):
+        cluster_embeddings(embeddings, np.ones(25), DiarizationOptions(clustering="ward"))
 
 
 def test_clustering_of_a_very_long_recording_samples_then_assigns():
