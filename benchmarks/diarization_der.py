@@ -17,8 +17,8 @@ actors 11-20, EmoDB speakers 12-16), which no parameter of the diarizer was
 trained or tuned on; the speaker list is printed with every run. The speaker
 embedding (whitening and network) was fitted on RAVDESS 01-06, EmoDB 03, 08, 09
 and TurEV; the thresholds (`spread_threshold`, `third_speaker_spread`,
-`segment_s`, `switch_penalty`, `smoothing_s`, `speech_padding_s`) were tuned on calls
-of RAVDESS 07-10 and EmoDB 10, 11 (`simulated_calls.TUNING_SPEAKERS`,
+`segment_s`, `switch_penalty`, `smoothing_s`, `speech_padding_s`) and the choice of
+`clustering` were tuned on calls of RAVDESS 07-10 and EmoDB 10, 11 (`simulated_calls.TUNING_SPEAKERS`,
 ``--speakers tuning``, with ``--seed`` 7 to 12 for more calls) and on two folds of
 the development speakers with the whitening refitted without each fold's voices. ``--speakers development`` builds
 calls from all development speakers instead (the embedding has heard most of
