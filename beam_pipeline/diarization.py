@@ -117,6 +117,12 @@ carries the voice; it was not used as a cue either, since the simulated calls
 hold every clip within 2 dB of its side's level, which real moods do not);
 resegmentation off with spectral clustering
 (12.1 / 11.3 % but one speaker 28.5 % against 27.0 %; not retried with both splits).
+Does the whitening want more voices? Fitted on 5, 10 and all 15 development
+voices (`train_speaker_embedder.py --holdout`), two-speaker tuning calls with the
+count given (60 calls, seeds 7-9) score 11.5 / 12.0 / 11.7 %: flat. One voice's
+wandering is learnt from few voices; what is left is that a cepstral mean holds
+too little of a voice, which only an embedding learnt from many voices (hundreds,
+not the 15 the data rule leaves) could add.
 Why linear bands: see `linear_filterbank`. Why the codecs in the whitening: the
 MP3 and Vorbis of call archives leave the bands above 2.4-3 kHz to artefacts; a
 whitening fitted on G.711 alone stretched those directions and an archived call
