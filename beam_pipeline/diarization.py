@@ -168,7 +168,7 @@ _LOG_FLOOR = 1e-10
 _MAX_LINKAGE_SEGMENTS = 2000      # ~50 min of speech in 1.5 s segments; longer calls are clustered on a sample
 _MAX_SPECTRAL_SEGMENTS = 200      # ~7 min of speech in 2 s segments (each pruning tried costs an n x n
                                   # eigendecomposition); longer calls are split, both ways, on a sample
-_MAX_PRUNING_TRIALS = 24          # pruning levels tried by `spectral_partition` (all of them up to n = 48 segments)
+_MAX_PRUNING_TRIALS = 24          # pruning levels tried by `spectral_embedding` (all of them up to n = 48 segments)
 
 # --- resegmentation
 _RESEGMENT_BLOCK_S = 0.1          # speaker changes are placed to 100 ms (the collar of a DER is 250 ms)
@@ -518,30 +518,17 @@ def pruned_affinity(similarity: np.ndarray, ranks: np.ndarray, keep: int) -> np.
     return 0.5 * (affinity + affinity.T)
 
 
-def spectral_partition(unit: np.ndarray, n_clusters: int, max_clusters: int = 3) -> np.ndarray:
-    """Spectral clustering labels (0..n_clusters-1) of unit-length embeddings, with NME-SC's pruning.
+def spectral_embedding(unit: np.ndarray, max_clusters: int = 3) -> np.ndarray:
+    """(n, n) eigenvectors, by ascending eigenvalue, of the Laplacian of unit-length embeddings' pruned affinity.
 
     Cosine similarities are pruned to each segment's p nearest (`pruned_affinity`);
     p is chosen per call as NME-SC does: the p that minimises p / g_p, where g_p is
     the largest of the first `max_clusters` gaps between the Laplacian's smallest
     eigenvalues, over its largest eigenvalue (a clear gap with few edges kept).
-    The segments are then split by k-means on the eigenvectors of the
-    `n_clusters` smallest eigenvalues of the unnormalised Laplacian.
-
-    What it adds to average linkage: in the whitened space a call's segments
-    gather in clumps (one voice in one mood or sentence). Average linkage joins
-    clumps bottom-up and its last split often peels off the one clump farthest
-    from the rest, one mood of one voice; a graph cut weighs every segment's
-    nearest neighbours and favours well-connected halves, which is right when
-    the voices' moods differ and wrong when one voice says little (a caller's
-    three sentences beside the agent's ten). Neither wins everywhere, so
-    `cluster_embeddings` splits both ways and keeps the better `separation`.
-    The eigengap is not used to count: it took 53 % of the two-speaker tuning
-    calls for three (see the module docstring).
+    The Laplacian is the unnormalised one. Nothing here depends on how many
+    clusters are wanted, so a call's candidate splits share one embedding.
     """
     n = unit.shape[0]
-    if n <= n_clusters:
-        return np.arange(n, dtype=np.int64)
     similarity = unit @ unit.T
     np.fill_diagonal(similarity, 1.0)
     ranks = neighbour_ranks(similarity)
@@ -557,7 +544,32 @@ def spectral_partition(unit: np.ndarray, n_clusters: int, max_clusters: int = 3)
         if ratio < best_ratio:
             best_ratio, best_keep = ratio, keep
     affinity = pruned_affinity(similarity, ranks, best_keep)
-    vectors = np.linalg.eigh(np.diag(affinity.sum(axis=1)) - affinity)[1]
+    return np.linalg.eigh(np.diag(affinity.sum(axis=1)) - affinity)[1]
+
+
+def spectral_partition(unit: np.ndarray, n_clusters: int, max_clusters: int = 3,
+                       embedding: np.ndarray | None = None) -> np.ndarray:
+    """Spectral clustering labels (0..n_clusters-1) of unit-length embeddings, with NME-SC's pruning.
+
+    The segments are split by k-means on the `n_clusters` leading columns of
+    `spectral_embedding(unit, max_clusters)` (pass it as `embedding` when several
+    counts are tried on one call).
+
+    What it adds to average linkage: in the whitened space a call's segments
+    gather in clumps (one voice in one mood or sentence). Average linkage joins
+    clumps bottom-up and its last split often peels off the one clump farthest
+    from the rest, one mood of one voice; a graph cut weighs every segment's
+    nearest neighbours and favours well-connected halves, which is right when
+    the voices' moods differ and wrong when one voice says little (a caller's
+    three sentences beside the agent's ten). Neither wins everywhere, so
+    `cluster_embeddings` splits both ways and keeps the better `separation`.
+    The eigengap is not used to count: it took 53 % of the two-speaker tuning
+    calls for three (see the module docstring).
+    """
+    n = unit.shape[0]
+    if n <= n_clusters:
+        return np.arange(n, dtype=np.int64)
+    vectors = spectral_embedding(unit, max_clusters) if embedding is None else embedding
     return _kmeans(vectors[:, :n_clusters], n_clusters)
 
 
@@ -629,11 +641,16 @@ def cluster_embeddings(embeddings: np.ndarray, weights: np.ndarray, options: Dia
         if options.clustering != "spectral" else None
     most_clusters = max(options.max_speakers, options.num_speakers or 0)
 
+    @functools.cache
+    def embedding() -> np.ndarray:
+        """The call's `spectral_embedding`: one pruning search and eigendecomposition for every count tried."""
+        return spectral_embedding(unit, most_clusters)
+
     def split(count: int) -> np.ndarray:
         linkage = scipy.cluster.hierarchy.fcluster(tree, count, "maxclust") - 1 if tree is not None else None
         if options.clustering == "average":
             return linkage
-        spectral = spectral_partition(unit, count, most_clusters)
+        spectral = spectral_partition(unit, count, most_clusters, embedding() if n > count else None)
         if linkage is None or separation(unit, spectral) > separation(unit, linkage):
             return spectral
         return linkage
