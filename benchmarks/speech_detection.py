@@ -487,7 +487,7 @@ def main() -> None:
     total = Tally()
     vad_cpu, audio_s, sim_s = 0.0, 0.0, 0.0
     for index, (snr, level, noise, codec, rate) in enumerate(cells):
-        corpus = corpora[index % len(corpora)]
+        corpus = corpora[(index // len(RATES_HZ)) % len(corpora)]     # not confounded with the rate
         pair = [str(s) for s in rng.choice(by_corpus[corpus], size=2, replace=len(by_corpus[corpus]) < 2)]
         condition = dict(snr=snr, level=level, noise=noise, codec=codec, rate=rate)
         started = time.process_time()
