@@ -41,6 +41,29 @@ _NOISE_FLOOR_PERCENTILE = 10.0    # a call has pauses on each line; the quietest
 _SILENCE_DBFS = -100.0            # frames of digital silence are clamped here so logs stay finite
 _MIN_BURST_S = 0.06               # speech bursts shorter than this are clicks, not syllables
 _HANGOVER_S = 0.2                 # gaps up to this long inside speech are stop closures / syllable gaps
+_ANALYSIS_BAND_HZ = (250.0, 3750.0)   # the telephone band: the same 50 Hz bins at every rate >= 8 kHz
+_ANALYSIS_FRAME = 160             # samples per 20 ms frame at 8 kHz, the rate the spectrum is taken at
+_NOISE_FRAMES_SHARE = 0.2         # the quietest fifth of frames (in-band energy) give the channel's noise spectrum
+_QUIET_STD_SHARE = 0.46           # the lowest fifth of a normal has 0.46 of its standard deviation ...
+_QUIET_MEAN_OFFSET = 1.4          # ... and its mean 1.4 standard deviations below the centre
+_START_SIGMAS = 0.6               # a frame starts speech this many noise spreads above the noise centre ...
+_CONTINUE_SIGMAS = -0.8           # ... and continues it above this (or the TurnOptions dB, whichever is higher)
+_SMOOTH_FRAMES = 3                # continuation reads the SNR averaged over 60 ms: one faint frame is no pause
+_START_FRAMES = 3                 # confident frames a run needs to be speech
+_PAD_FRAMES = 4                   # at most this many frames added at each end of a run ...
+_PAD_FULL_DB = 30.0               # ... as its peak falls below this far over the noise ...
+_PAD_DB_PER_FRAME = 5.0           # ... one frame per this many dB: a faint run has lost its soft edges to the noise
+
+# --- non-speech (tones, music, modem): judged per speech run, see `_non_speech`
+_STATIONARY_LAG = 5               # frames (100 ms) between the spectra compared for stationarity
+_STATIONARY_SIMILARITY = 0.6      # fine-structure similarity above this: the same lines 100 ms on ...
+_STATIONARY_SHARE = (0.3, 0.6)    # ... in more than this share of a run's frames: a tone or music ...
+_SYLLABIC_MODULATION_DB = (12.0, 20.0)  # ... if its SNR spans (10th to 90th percentile) under the first of these,
+                                  # or the second share of its frames and under the second: syllables span more
+_TONAL_MIN_DB = 15.0              # frames this far over the noise centre are tested for tonality
+_TONAL_REST = 10 ** (-25 / 10)    # nothing but two lines: every other bin 25 dB under the strongest ...
+_TONAL_FRAMES_SHARE = 0.6         # ... in more than this share of the run's loud frames: DTMF, a tone, FSK
+_MIN_MODULATION_DB = 6.0          # a run whose SNR spans less than this (10th to 90th percentile) is steady noise
 
 # --- crosstalk (stereo only)
 _CROSSTALK_DB = 12.0              # a frame this far below the other channel is treated as leak of it ...
@@ -78,7 +101,8 @@ class TurnOptions:
     min_gap_s: float = 0.5           # pauses shorter than this inside one side's speech are merged into the turn
     min_turn_s: float = 0.3          # shorter speech runs are dropped
     max_turn_s: float = 30.0         # longer runs are split (so one turn never dominates scoring)
-    threshold_db: float = 12.0       # above the channel's noise floor
+    threshold_db: float = 7.0        # in-band SNR (over the channel's noise spectrum) that starts speech
+    continue_db: float = 1.5         # ... and that continues it
     floor_dbfs: float = -55.0        # absolute floor: quieter frames are never speech
 
 
@@ -166,16 +190,73 @@ def _smooth(active: np.ndarray, frame_s: float) -> np.ndarray:
 
 # --------------------------------------------------------------------------- voice activity
 
-def _active(level_dbfs: np.ndarray, options: TurnOptions) -> np.ndarray:
-    """Frames above the channel's adaptive threshold, per channel.
+def _hann(frame_length: int) -> np.ndarray:
+    return np.hanning(frame_length + 2)[1:-1].astype(np.float32)
 
-    The floor is a low percentile of the channel's own frame levels, so a noisy
-    line and a clean one get the same relative threshold; the absolute floor keeps a
-    digitally silent channel (whose "noise floor" is -100 dBFS) from calling faint
-    hiss speech.
-    """
-    floor_dbfs = _noise_floor_dbfs(level_dbfs)[..., np.newaxis]
-    return level_dbfs > np.maximum(floor_dbfs + options.threshold_db, options.floor_dbfs)
+
+@dataclasses.dataclass(frozen=True)
+class _Analysis:
+    """What voice activity reads off a recording, per channel and 20 ms frame."""
+
+    band_dbfs: np.ndarray        # (c, t) level within the analysis band, dBFS
+    snr_db: np.ndarray           # (c, t) in-band power over the channel's noise spectrum, bin by bin, dB
+    power: np.ndarray            # (c, t, k) in-band power spectrum (50 Hz bins)
+    noise: np.ndarray            # (c, k) the channel's noise spectrum
+    noise_centre_db: np.ndarray  # (c,) where the noise frames' `snr_db` centre ...
+    noise_spread_db: np.ndarray  # (c,) ... and how widely it spreads (a standard deviation)
+
+
+def _analyse(channels: np.ndarray, sample_rate_hz: int, frame_length: int) -> _Analysis:
+    n_channels = channels.shape[0]
+    n_frames = channels.shape[-1] // frame_length
+    framed = channels[..., : n_frames * frame_length].reshape(n_channels, n_frames, frame_length)
+    # Rates that are a multiple of 8 kHz (16 kHz in the pipeline) are brought to 8 kHz by summing neighbouring
+    # samples: half the FFT, and the bins are the same 50 Hz bins as at 8 kHz. The boxcar's droop (-2.6 dB at
+    # 3.75 kHz) scales signal and noise alike, so nothing read off the whitened spectrum changes.
+    step = frame_length // _ANALYSIS_FRAME if frame_length % _ANALYSIS_FRAME == 0 else 1
+    if step > 1:
+        framed = framed.reshape(n_channels, n_frames, _ANALYSIS_FRAME, step).sum(axis=-1) if step != 2 else \
+            framed[..., 0::2] + framed[..., 1::2]
+    length = framed.shape[-1]
+    window = _hann(length)
+    rate_hz = sample_rate_hz / step
+    lo = int(math.ceil(_ANALYSIS_BAND_HZ[0] * length / rate_hz))
+    hi = min(length // 2, int(_ANALYSIS_BAND_HZ[1] * length / rate_hz)) + 1
+    spectrum = scipy.fft.rfft(framed * window, axis=-1, workers=1)
+    scale = np.float32(2.0 / (length * float(np.sum(window.astype(np.float64) ** 2)) * step * step))
+    power = (np.square(spectrum.real) + np.square(spectrum.imag))[..., lo:hi] * scale
+    band = power.sum(axis=-1, dtype=np.float64)
+    floor = 10.0 ** (_SILENCE_DBFS / 10.0)
+    if n_frames == 0:
+        noise = np.full((n_channels, power.shape[-1]), floor / max(power.shape[-1], 1), dtype=np.float32)
+    else:
+        k = max(1, int(_NOISE_FRAMES_SHARE * n_frames))
+        quiet = np.argpartition(band, k - 1, axis=-1)[:, :k]
+        noise = np.take_along_axis(power, quiet[..., np.newaxis], axis=1).mean(axis=1)
+        noise = np.maximum(noise, floor / power.shape[-1])
+    whitened = np.einsum("ctk,ck->ct", power, (1.0 / noise).astype(np.float32), dtype=np.float64)
+    snr_db = 10.0 * np.log10(np.maximum(whitened / power.shape[-1], 1e-10))
+    if n_frames == 0:
+        centre_db, spread_db = np.zeros(n_channels), np.zeros(n_channels)
+    else:
+        quiet_db = np.take_along_axis(snr_db, quiet, axis=1)
+        spread_db = quiet_db.std(axis=1) / _QUIET_STD_SHARE
+        centre_db = quiet_db.mean(axis=1) + _QUIET_MEAN_OFFSET * spread_db
+    return _Analysis(band_dbfs=_level_dbfs(band), snr_db=snr_db, power=power, noise=noise,
+                     noise_centre_db=centre_db, noise_spread_db=spread_db)
+
+
+def _hysteresis(candidate: np.ndarray, confident: np.ndarray, min_confident: int) -> np.ndarray:
+    """Runs of `candidate` frames that hold at least `min_confident` `confident` ones, per row."""
+    out = np.zeros_like(candidate)
+    for row in range(candidate.shape[0]):
+        starts, ends = _runs(candidate[row])
+        if starts.size == 0:
+            continue
+        counts = np.concatenate(([0], np.cumsum(confident[row] & candidate[row])))
+        keep = (counts[ends] - counts[starts]) >= min_confident
+        out[row] = _runs_to_mask(starts[keep], ends[keep], candidate.shape[1])
+    return out
 
 
 def _crosstalk_gate(level_dbfs: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -220,13 +301,135 @@ def _crosstalk_gate(level_dbfs: np.ndarray, active: np.ndarray) -> np.ndarray:
     return gate
 
 
-def _speech_from_levels(level_dbfs: np.ndarray, options: TurnOptions) -> np.ndarray:
-    if level_dbfs.shape[1] == 0:
-        return np.zeros(level_dbfs.shape, dtype=bool)
-    active = _active(level_dbfs, options)
-    if level_dbfs.shape[0] > 1:
-        active &= _crosstalk_gate(level_dbfs, active)
-    return np.stack([_smooth(row, options.frame_s) for row in active])
+def _tonal(power: np.ndarray) -> np.ndarray:
+    """Per row of `power` (frames, bins): nothing but one or two spectral lines.
+
+    True when every bin more than 3 bins (150 Hz) from the two strongest peaks is
+    `_TONAL_REST` under the strongest: DTMF digits, call-progress tones, fax tones
+    and FSK through a Hann window. Voiced speech fails it even when its first
+    formant's harmonics carry most of the power: the second and third formants sit
+    10-25 dB under them, not 25 dB.
+    """
+    bins = np.arange(power.shape[-1])
+    first = power.argmax(axis=-1)[:, np.newaxis]
+    distance = np.abs(bins - first)
+    second = np.where(distance <= 3, 0.0, power).argmax(axis=-1)[:, np.newaxis]
+    rest = np.where((distance > 3) & (np.abs(bins - second) > 3), power, 0.0).max(axis=-1)
+    return rest < _TONAL_REST * np.maximum(power.max(axis=-1), 1e-30)
+
+
+def _stationary(power: np.ndarray, noise: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Per frame index in `frames` (each with a partner `_STATIONARY_LAG` on): the same fine structure 100 ms on.
+
+    Fine structure is the log spectrum (noise added, so bins at the noise floor
+    stay flat) minus its 250 Hz moving average: the lines of tones and notes and
+    the harmonics of a voice, not the spectral envelope. A held note or tone keeps
+    its lines; speech moves its pitch and formants within 100 ms.
+    """
+    both = np.concatenate((frames, frames + _STATIONARY_LAG))
+    logs = np.log(power[both] + noise)
+    cumulative = np.cumsum(np.pad(logs, ((0, 0), (3, 2)), mode="edge"), axis=-1)
+    fine = logs - (cumulative[:, 5:] - cumulative[:, :-5]) / 5.0
+    first, second = fine[: frames.size], fine[frames.size:]
+    similarity = np.einsum("ij,ij->i", first, second) / np.maximum(
+        np.sqrt(np.einsum("ij,ij->i", first, first) * np.einsum("ij,ij->i", second, second)), 1e-12)
+    return similarity > _STATIONARY_SIMILARITY
+
+
+def _non_speech(analysis: _Analysis, speech: np.ndarray) -> np.ndarray:
+    """Frames of the speech runs that are tones, music or steady noise rather than speech, per row.
+
+    Each run (a stretch of speech frames with gaps of at most `_HANGOVER_S`
+    bridged) is judged as a whole, by three cheap cues:
+
+    * steady: its in-band SNR spans under `_MIN_MODULATION_DB` between its 10th
+      and 90th percentile. Speech rises and falls by 15-30 dB with its syllables;
+      modem hiss, dial tone and a fax answer tone hold their level;
+    * stationary and unmodulated: more than 30 % of its frames keep their spectral
+      lines 100 ms on and its SNR spans under 12 dB, or more than 60 % and under
+      20 dB (`_STATIONARY_SHARE`, `_SYLLABIC_MODULATION_DB`). Music on hold (held
+      notes and chords, a beat), ringback and busy tones; in speech, pitch and
+      formants move, so few frames keep their lines, and a steady-pitched buzz
+      chopped into syllables (30 dB and more of modulation) is still speech;
+    * tonal: more than `_TONAL_FRAMES_SHARE` of its frames at least `_TONAL_MIN_DB`
+      over the noise are one or two pure lines (`_tonal`): DTMF strings, whose
+      digits change every 150 ms and so are neither steady nor stationary.
+
+    A run, not a frame, because every cue needs a few hundred ms to tell a held
+    vowel from a held note, and because one sound on one channel is either an
+    utterance or a tone, not an alternation of both. The stationarity cue is the
+    costly one and is only computed on runs modulated less than syllables are.
+    """
+    out = np.zeros_like(speech)
+    lag = _STATIONARY_LAG
+    n_frames = speech.shape[1]
+    for row in range(speech.shape[0]):
+        starts, ends = _runs(speech[row])
+        if starts.size == 0:
+            continue
+        snr_db = analysis.snr_db[row]
+        loud = snr_db > analysis.noise_centre_db[row] + _TONAL_MIN_DB
+        loud_frames = np.flatnonzero(loud & speech[row])
+        tonal = np.zeros(n_frames, dtype=bool)
+        if loud_frames.size:
+            tonal[loud_frames] = _tonal(analysis.power[row, loud_frames])
+        tonal_count = np.concatenate(([0], np.cumsum(tonal)))
+        loud_count = np.concatenate(([0], np.cumsum(loud & speech[row])))
+        unmodulated = []
+        for index, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+            level = np.sort(snr_db[start:end])
+            modulation_db = float(level[int(0.9 * (level.size - 1))] - level[int(0.1 * (level.size - 1))])
+            n_loud = loud_count[end] - loud_count[start]
+            if modulation_db < _MIN_MODULATION_DB or \
+                    (n_loud and (tonal_count[end] - tonal_count[start]) > _TONAL_FRAMES_SHARE * n_loud):
+                out[row, start:end] = True
+            elif modulation_db < _SYLLABIC_MODULATION_DB[-1] and end - start > lag:
+                unmodulated.append((index, _STATIONARY_SHARE[int(modulation_db >= _SYLLABIC_MODULATION_DB[0])]))
+        if unmodulated:
+            frames = np.concatenate([np.arange(starts[i], min(ends[i], n_frames - lag)) for i, _ in unmodulated])
+            stationary = np.zeros(n_frames, dtype=bool)
+            stationary[frames] = _stationary(analysis.power[row], analysis.noise[row], frames)
+            count = np.concatenate(([0], np.cumsum(stationary)))
+            for i, share in unmodulated:
+                if count[ends[i] - lag] - count[starts[i]] > share * (ends[i] - lag - starts[i]):
+                    out[row, starts[i]:ends[i]] = True
+    return out
+
+
+def _speech(analysis: _Analysis, options: TurnOptions) -> np.ndarray:
+    snr_db, band_dbfs = analysis.snr_db, analysis.band_dbfs
+    if snr_db.shape[1] == 0:
+        return np.zeros(snr_db.shape, dtype=bool)
+    centre, spread = analysis.noise_centre_db[:, np.newaxis], analysis.noise_spread_db[:, np.newaxis]
+    smoothed = snr_db
+    if _SMOOTH_FRAMES > 1 and snr_db.shape[1] >= _SMOOTH_FRAMES:
+        linear = 10.0 ** (snr_db / 10.0)
+        smoothed = snr_db.copy()
+        kernel = np.ones(_SMOOTH_FRAMES) / _SMOOTH_FRAMES
+        for row in range(linear.shape[0]):
+            smoothed[row] = 10.0 * np.log10(np.convolve(linear[row], kernel, mode="same"))
+    candidate = smoothed > np.maximum(options.continue_db, centre + _CONTINUE_SIGMAS * spread)
+    confident = (snr_db > np.maximum(options.threshold_db, centre + _START_SIGMAS * spread)) & \
+        (band_dbfs > options.floor_dbfs)
+    if snr_db.shape[0] > 1:
+        gate = _crosstalk_gate(band_dbfs, candidate)
+        candidate &= gate
+        confident &= gate
+    active = _hysteresis(candidate, confident, _START_FRAMES)
+    speech = np.stack([_smooth(row, options.frame_s) for row in active])
+    if _PAD_FRAMES:
+        for row in range(speech.shape[0]):
+            starts, ends = _runs(speech[row])
+            if starts.size == 0:
+                continue
+            peak_db = np.maximum.reduceat(smoothed[row], starts) if starts.size else starts
+            # reduceat over [start, next start): the run and the gap after it; the gap is quieter
+            pad = np.clip(np.round((_PAD_FULL_DB - (peak_db - centre[row, 0])) / _PAD_DB_PER_FRAME), 0,
+                          _PAD_FRAMES).astype(int)
+            speech[row] = _runs_to_mask(np.maximum(starts - pad, 0),
+                                        np.minimum(ends + pad, speech.shape[1]), speech.shape[1])
+    speech &= ~_non_speech(analysis, speech)
+    return speech
 
 
 def speech_frames(samples: np.ndarray, sample_rate_hz: int, options: TurnOptions) -> np.ndarray:
@@ -248,8 +451,7 @@ def speech_frames(samples: np.ndarray, sample_rate_hz: int, options: TurnOptions
     """
     samples = np.asarray(samples, dtype=np.float32)
     channels = samples[np.newaxis] if samples.ndim == 1 else samples
-    speech = _speech_from_levels(_level_dbfs(_frame_energy(channels, _frame_length(sample_rate_hz, options))),
-                                 options)
+    speech = _speech(_analyse(channels, sample_rate_hz, _frame_length(sample_rate_hz, options)), options)
     return speech[0] if samples.ndim == 1 else speech
 
 
@@ -415,7 +617,7 @@ def _turns(channels: np.ndarray, sample_rate_hz: int, speakers: Mapping[int, str
     frame_length = _frame_length(sample_rate_hz, options)
     energy = _frame_energy(channels, frame_length)
     levels_dbfs = _level_dbfs(energy)
-    speech = _speech_from_levels(levels_dbfs, options)
+    speech = _speech(_analyse(channels, sample_rate_hz, frame_length), options)
     floors_dbfs = _noise_floor_dbfs(levels_dbfs)
     frame_s = frame_length / sample_rate_hz
     ranges = [(channel, start, end) for channel in range(channels.shape[0])
