@@ -3,16 +3,32 @@
 Everything here is a vectorised pass over 20 ms frames, because segmentation runs
 on every second of every call and the whole job has to run at >= 500x real time
 per core (2 ms of CPU per second of stereo call, decoding and the neural net
-included). This stage gets about 0.4 ms of that; see `benchmarks/turns_speed.py`.
+included). Voice activity gets at most 0.2 ms of that, the whole stage about 0.4 ms;
+see `benchmarks/turns_speed.py` and `benchmarks/speech_detection.py`.
 
-Voice activity is energy-based. A trained VAD would be more robust to noise, but a
-stereo call recording makes the hard part easy: each side has its own channel, so
-the question per channel is only "is this frame louder than this channel's line
-noise", and the answer must be cheap. What energy alone gets wrong on real call
-recordings is crosstalk: the other side's voice leaks into a channel (acoustic
-echo, hybrid echo, a headset's sidetone) 15-30 dB lower, loud enough to pass any
-threshold relative to a quiet line. The stereo path therefore compares the two
-channels frame by frame (see `_crosstalk_gate`).
+Voice activity works on each channel's telephone band (250-3750 Hz) in 50 Hz bins,
+one real FFT per frame at 8 kHz (16 kHz input is pair-summed to 8 kHz first, so both
+rates see the same bins and find the same turns). Each bin is divided by the
+channel's own noise spectrum (the mean spectrum of its quietest fifth of frames), so
+a frame's SNR is judged where the noise is not: mains hum, pink noise and white
+noise are all "1" after whitening, and a quiet talker at -50 dBFS is as visible as a
+loud one at the same SNR. Speech starts on a confident frame and continues through
+softer ones (hysteresis), with both thresholds raised with the noise's own measured
+spread (babble of distant voices fluctuates, hiss does not) and never below fixed
+floors; faint runs get their soft edges back as padding. A trained detector was
+not tried: silero-vad's network at about 210x real time per channel would cost some
+20 times this budget on every frame (docs/studies/speech_detection.md).
+
+What is loud but not speech on a phone line (music on hold, DTMF, ringback and
+busy tones, fax and modem signals, steady hiss) is rejected per speech run by three
+cheap cues, spectral lines that stay put, one or two pure lines, and no syllabic
+modulation (see `_non_speech`); those runs are no turns and are never scored.
+
+What the spectrum alone gets wrong on real call recordings is crosstalk: the other
+side's voice leaks into a channel (acoustic echo, hybrid echo, a headset's sidetone)
+15-30 dB lower, loud enough to pass any threshold relative to a quiet line. The
+stereo path therefore compares the two channels' in-band levels frame by frame
+(see `_crosstalk_gate`).
 
 Pitch is a YIN estimate on a sparse sample of each turn's speech frames, band
 limited to 2 kHz and decimated to 8 kHz inside one batched FFT. A per-turn
@@ -23,8 +39,9 @@ on both channels takes 1.4 ms per second of audio, 3.5 times this stage's budget
 
 Levels are dBFS as RMS relative to a full-scale square wave (1.0): a full-scale
 sine reads -3.0 dBFS, a sine of amplitude 0.1414 reads -20.0 dBFS. A turn's SNR is
-its speech level over the same noise floor the VAD uses: the channel's quietest
-tenth of frames. It is what the nightly monitoring watches for a line getting noisier
+its speech level over the channel's noise floor: the full-band level of its quietest
+tenth of frames (the VAD's own noise estimate is the in-band spectrum above). It is
+what the nightly monitoring watches for a line getting noisier
 (a digitally silent channel's floor is -100 dBFS, so clean synthetic audio reads ~80 dB).
 """
 from __future__ import annotations
@@ -207,6 +224,15 @@ class _Analysis:
 
 
 def _analyse(channels: np.ndarray, sample_rate_hz: int, frame_length: int) -> _Analysis:
+    """In-band power spectra, the channel's noise spectrum and statistics, and each frame's whitened SNR.
+
+    The noise spectrum is the mean of the quietest fifth of frames by in-band
+    energy: one call-wide estimate per channel, cheap and unaffected by how the
+    talk is spread over the call (a call's lines carry speech well under 80 % of the
+    time). How far the noise frames' SNR spreads is read off the same frames: the
+    lowest fifth of a distribution is narrow for hiss and wide for babble, and the
+    centre and spread of the whole are extrapolated as for a normal.
+    """
     n_channels = channels.shape[0]
     n_frames = channels.shape[-1] // frame_length
     framed = channels[..., : n_frames * frame_length].reshape(n_channels, n_frames, frame_length)
@@ -397,6 +423,13 @@ def _non_speech(analysis: _Analysis, speech: np.ndarray) -> np.ndarray:
 
 
 def _speech(analysis: _Analysis, options: TurnOptions) -> np.ndarray:
+    """Speech frames per channel: hysteresis on the whitened SNR, crosstalk gate, smoothing, padding, non-speech out.
+
+    Continuation reads the SNR averaged over `_SMOOTH_FRAMES` (one faint frame in
+    a vowel is no pause); the start needs `_START_FRAMES` confident frames above
+    `options.floor_dbfs` in-band, so a click (one or two frames) or faint hiss on a
+    digitally silent line never starts a run.
+    """
     snr_db, band_dbfs = analysis.snr_db, analysis.band_dbfs
     if snr_db.shape[1] == 0:
         return np.zeros(snr_db.shape, dtype=bool)
