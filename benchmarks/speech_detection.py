@@ -446,7 +446,8 @@ class Tally:
         recall = self.found / max(self.turns, 1)
         s = np.median(self.start_err) * 1000 if self.start_err else float("nan")
         e = np.median(self.end_err) * 1000 if self.end_err else float("nan")
-        return (f"{self.turns:6d} {recall:7.3f} {s:8.0f} {e:8.0f} {100 * self.missed_frames / max(self.speech_frames, 1):8.1f}"
+        missed = 100 * self.missed_frames / max(self.speech_frames, 1)
+        return (f"{self.turns:6d} {recall:7.3f} {s:8.0f} {e:8.0f} {missed:8.1f}"
                 f" {100 * self.false_frames / max(self.pause_frames, 1):8.1f}")
 
 
