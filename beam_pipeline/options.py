@@ -10,14 +10,12 @@ import argparse
 import dataclasses
 import json
 import re
-from pathlib import Path
 from typing import Mapping, Sequence
 
-from beam_pipeline.privacy import DEFAULT_SALT_SOURCE, SALT_ENV, check_salt_source
-from beam_pipeline.turns import TurnOptions
+from beam_pipeline.sources.pseudonyms import DEFAULT_SALT_SOURCE, SALT_ENV, check_salt_source
+from beam_pipeline.segment.turns import TurnOptions
 from ser_model.inference import DEFAULT_MODEL_DIR
 
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac")
 DEFAULT_CHANNEL_MAP: Mapping[int, str] = {0: "agent", 1: "customer"}
 SCORERS: tuple[str, ...] = ("local", "vertex")   # the bundled Keras model in-process, or a Vertex AI endpoint
 
@@ -184,11 +182,3 @@ def parse(argv: Sequence[str]) -> tuple[CallmoodOptions, list[str]]:
         return from_namespace(args), beam_args
     except ValueError as exc:   # an invalid combination of flags: argparse's message and exit status 2
         parser.error(str(exc))
-
-
-def is_local_path(path: str) -> bool:
-    return "://" not in path
-
-
-def local_folder(path: str) -> Path | None:
-    return Path(path) if is_local_path(path) and Path(path).is_dir() else None

@@ -8,28 +8,19 @@ supervisor can act on; the pipeline turns it into an errors-table row.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 from typing import Callable, Mapping
 
 import numpy as np
 
-from beam_pipeline.conversation import ConversationStats, conversation_stats
-from beam_pipeline.decode import AudioDecodeError, decode_audio
+from beam_pipeline.audio.decode import AudioDecodeError, decode_audio
 from beam_pipeline.options import CallmoodOptions
-from beam_pipeline.sources import CallIdentity
-from beam_pipeline.diarization import DiarizationOptions, diarized_turns
-from beam_pipeline.turns import Turn, stereo_turns
+from beam_pipeline.records import StageError
+from beam_pipeline.segment.conversation import ConversationStats, conversation_stats
+from beam_pipeline.segment.diarization import DiarizationOptions, diarized_turns
+from beam_pipeline.segment.turns import Turn, stereo_turns
+from beam_pipeline.sources.recordings import CallIdentity
 from ser_model.features import FeatureSpec, window_features
-
-
-class StageError(Exception):
-    """A recording that cannot be processed, with the stage that found out and why."""
-
-    def __init__(self, stage: str, reason: str):
-        super().__init__(f"{stage}: {reason}")
-        self.stage = stage
-        self.reason = reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +134,3 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
         windows.append(turn_windows)
     timer.lap("features")
     return PreparedCall(call=call, turns=tuple(refs), windows=tuple(windows))
-
-
-def processed_at() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

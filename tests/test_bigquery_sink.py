@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
-from beam_pipeline.sinks import open_sink
-from beam_pipeline.sinks.bigquery_sink import STAGING_PREFIX, BigQuerySink, ndjson, parse_output
+from beam_pipeline.warehouse import open_sink
+from beam_pipeline.warehouse.bigquery_sink import STAGING_PREFIX, BigQuerySink, ndjson, parse_output
 from sql.schema import TABLES, VIEWS, columns
 from tests.emulators import bigquery_client, query
 from tests.test_duckdb_sink import NOW, _call, _error

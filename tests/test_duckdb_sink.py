@@ -4,9 +4,9 @@ import datetime as dt
 import duckdb
 import pytest
 
-from beam_pipeline.rows import CallResult, ErrorResult
-from beam_pipeline.sinks import open_sink
-from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult
+from beam_pipeline.warehouse import open_sink
+from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 from sql.schema import VIEWS, columns, view_columns
 
 NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.timezone.utc)
@@ -104,7 +104,7 @@ def test_ensure_tables_creates_the_analysis_views_too_and_can_run_again(sink):
 
 
 def test_bigquery_output_opens_the_bigquery_sink_without_connecting():
-    from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+    from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
 
     sink = open_sink("bq://my-project.callmood")
     assert isinstance(sink, BigQuerySink)

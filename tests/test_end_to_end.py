@@ -14,7 +14,7 @@ TRUTH = json.loads((REPO / "examples" / "calls_truth.json").read_text())
 
 
 def _callmood(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=900)
 
 
@@ -123,7 +123,7 @@ def test_a_killed_run_rerun_finishes_the_rest_without_duplicates(tmp_path):
         source = sources[i % len(sources)]
         (night / f"c{i:03d}{source.suffix}").symlink_to(source)
     db = tmp_path / "killed.duckdb"
-    args = [sys.executable, "-m", "beam_pipeline.cli", "run", "--input", str(night), "--output", str(db),
+    args = [sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night), "--output", str(db),
             "--write-every-calls", "2"]
     process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600

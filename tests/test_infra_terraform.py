@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from beam_pipeline.flex_launcher import DATE_TOKEN, expand_dates
+from beam_pipeline.cli.flex_launcher import DATE_TOKEN, expand_dates
 from sql import schema
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,9 +21,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from beam_pipeline import privacy
-from beam_pipeline.privacy import CallerIdHasher, check_salt_source, normalise_caller_id
-from beam_pipeline.sources import SidecarError, parse_sidecar
+from beam_pipeline.sources import pseudonyms as privacy
+from beam_pipeline.sources.pseudonyms import CallerIdHasher, check_salt_source, normalise_caller_id
+from beam_pipeline.sources.recordings import SidecarError, parse_sidecar
 from sql.schema import TABLES, columns
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def private_night(tmp_path_factory) -> dict:
     sidecar = json.loads((CALLS / "call_0003.json").read_text())
     (night / "call_0003.json").write_text(json.dumps({**sidecar, "caller_id": {"number": "+33 1 23 45 67 89"}}))
     db = night.parent / "private.duckdb"
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli", "run", "--input", str(night), "--output",
+    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night), "--output",
                            str(db)], cwd=REPO, capture_output=True, text=True, timeout=900,
                           env={**os.environ, privacy.SALT_ENV: SALT})
     assert done.returncode == 0, done.stderr[-3000:]

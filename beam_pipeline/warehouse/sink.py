@@ -10,7 +10,7 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipeline.rows import CallResult, ErrorResult
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult
 
 LOG = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Sink(abc.ABC):
 
     @abc.abstractmethod
     def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
-        """Snapshot the nights this run wrote into run_metrics (see beam_pipeline.run_metrics); rows written."""
+        """Snapshot the nights this run wrote into run_metrics (see beam_pipeline.warehouse.run_metrics); rows written."""
 
     @abc.abstractmethod
     def apply_retention(self, retention_days: int, today: dt.date | None = None) -> None:

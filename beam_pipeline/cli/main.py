@@ -17,7 +17,7 @@ def _run(argv: Sequence[str]) -> int:
     from beam_pipeline import options as opts
     from beam_pipeline.pipeline import run
 
-    from beam_pipeline.vertex_scoring import VertexEndpointError
+    from beam_pipeline.scoring.vertex import VertexEndpointError
 
     callmood_options, beam_args = opts.parse(argv)
     try:
@@ -31,7 +31,7 @@ def _run(argv: Sequence[str]) -> int:
 
 def _score(argv: Sequence[str]) -> int:
     from beam_pipeline.options import parse_channel_map
-    from beam_pipeline.score_file import score_file, turns_table
+    from beam_pipeline.cli.score_file import score_file, turns_table
 
     parser = argparse.ArgumentParser(prog="callmood score", description="print the scored turns of one recording")
     parser.add_argument("file", help="a recording (.wav .flac .mp3 .ogg .m4a); a sidecar beside it is used")
@@ -39,7 +39,7 @@ def _score(argv: Sequence[str]) -> int:
     parser.add_argument("--model-dir", default=None, help="model folder (default: the bundled model)")
     parser.add_argument("--channel-map", default="0=agent,1=customer", type=parse_channel_map)
     args = parser.parse_args(argv)
-    from beam_pipeline.prepare import StageError
+    from beam_pipeline.records import StageError
 
     try:
         result = score_file(args.file, model_dir=args.model_dir, channel_map=args.channel_map)
@@ -113,7 +113,7 @@ def _dashboard(argv: Sequence[str]) -> int:
 
 
 def _monitor(argv: Sequence[str]) -> int:
-    from beam_pipeline.monitor import main as monitor_main
+    from beam_pipeline.monitoring.monitor import main as monitor_main
 
     return monitor_main(argv)
 

@@ -9,10 +9,10 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 
-from beam_pipeline import run_metrics
-from beam_pipeline.privacy import RETAINED_TABLES, retention_cutoff
-from beam_pipeline.rows import CallResult, ErrorResult
-from beam_pipeline.sinks.base import Sink
+from beam_pipeline.warehouse import run_metrics
+from beam_pipeline.warehouse.retention import RETAINED_TABLES, retention_cutoff
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult
+from beam_pipeline.warehouse.sink import Sink
 from sql.schema import TABLES, VIEWS, columns, duckdb_ddl, duckdb_view
 
 _ARROW_TYPES = {"STRING": pa.string(), "INT64": pa.int64(), "FLOAT64": pa.float64(), "DATE": pa.date32(),

@@ -11,7 +11,7 @@ the 20 ms frame grid the voice-activity detector (`turns.speech_frames`) uses:
 3. segments: each run of speech cut into pieces of at most `segment_s`; a speaker
    change inside a run (the next side starting without a pause) is left to step 6;
 4. speaker embedding of each segment (`SpeakerEmbedder`, ~0.1 MB beside this module,
-   `diarization_embedder.npz`, fitted by `benchmarks/train_speaker_embedder.py` on
+   `diarization_embedder.npz`, fitted by `beam_pipeline/segment/train_speaker_embedder.py` on
    development speakers only): the segment's cepstral mean whitened by the
    within-speaker covariance (WCCN: how one voice's segment means vary across all
    its moods, sentences, phone lines and codecs), and, to count only, a small
@@ -87,7 +87,7 @@ held-out development voices (oracle with the true speakers' means: ~93 %). Tried
 on development folds and not kept: LDA, PLDA/VB-HMM clustering with a
 between-speaker prior from 15 voices, speed-perturbed classes, segment spread
 and delta statistics, GMM supervectors, pitch, an emotion-aware linkage, k-means
-refinement (see `benchmarks/train_speaker_embedder.py`); on the tuning calls,
+refinement (see `beam_pipeline/segment/train_speaker_embedder.py`); on the tuning calls,
 Ward or Euclidean linkage, longer segments (3-10 s), mixing the network into the
 clustering distance, and other resegmentation settings. Later, on the tuning
 calls (two speakers / count given / one / three speakers, 120 / 120 / 48 / 48
@@ -126,7 +126,7 @@ not the 15 the data rule leaves) could add.
 Why linear bands: see `linear_filterbank`. Why the codecs in the whitening: the
 MP3 and Vorbis of call archives leave the bands above 2.4-3 kHz to artefacts; a
 whitening fitted on G.711 alone stretched those directions and an archived call
-spread like three voices (see `benchmarks/train_speaker_embedder.py`).
+spread like three voices (see `beam_pipeline/segment/train_speaker_embedder.py`).
 Why so small: segmentation runs on every second of every call, inside a job that
 must run at >= 500x real time per core; this stage costs about 0.4 ms of CPU
 per second of audio (measured by `benchmarks/diarization_der.py`; the network's
@@ -152,7 +152,7 @@ import scipy.cluster.hierarchy
 import scipy.fft
 import scipy.linalg
 
-from beam_pipeline.turns import Turn, TurnOptions, speaker_turns, speech_frames
+from beam_pipeline.segment.turns import Turn, TurnOptions, speaker_turns, speech_frames
 
 DEFAULT_EMBEDDER_PATH = Path(__file__).resolve().with_name("diarization_embedder.npz")
 

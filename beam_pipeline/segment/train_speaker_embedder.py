@@ -1,4 +1,4 @@
-"""Fit the speaker embedding the mono diarizer ships (`beam_pipeline/diarization_embedder.npz`).
+"""Fit the speaker embedding the mono diarizer ships (`beam_pipeline/segment/diarization_embedder.npz`).
 
 What it is: a whitening of segment cepstral means by the covariance of those
 means *within* one speaker (within-class covariance normalisation, WCCN, as in
@@ -49,7 +49,7 @@ same codec). Training examples are random crops of 0.6-2.0 s of the clips' speec
 a given seed: run as below, it rewrites the shipped file byte for byte (the
 network copied from it, unchanged).
 
-    .venv/bin/python benchmarks/train_speaker_embedder.py [--out beam_pipeline/diarization_embedder.npz]
+    .venv/bin/python beam_pipeline/segment/train_speaker_embedder.py [--out beam_pipeline/segment/diarization_embedder.npz]
         [--holdout ravdess_07,...]   # speakers left out (default: the tuning speakers)
 """
 from __future__ import annotations
@@ -63,15 +63,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 
 from benchmarks.simulated_calls import (DEFAULT_DATA_ROOT, SAMPLE_RATE_HZ, TUNING_SPEAKERS,  # noqa: E402
                                         development_speakers, read_manifest, trimmed_speech)
-from beam_pipeline.diarization import (DEFAULT_EMBEDDER_PATH, SpeakerEmbedder, segment_statistics,  # noqa: E402
+from beam_pipeline.segment.diarization import (DEFAULT_EMBEDDER_PATH, SpeakerEmbedder, segment_statistics,  # noqa: E402
                                        speaker_features)
-from beam_pipeline.turns import TurnOptions, speech_frames  # noqa: E402
+from beam_pipeline.segment.turns import TurnOptions, speech_frames  # noqa: E402
 from ser_model.augment import telephone_channel  # noqa: E402
 
 CROPS_PER_CLIP = 4

@@ -9,14 +9,16 @@ import dataclasses
 import datetime as dt
 import json
 import posixpath
+from pathlib import Path
 import re
 from typing import Callable, Mapping
 
 from apache_beam.io.filesystems import FileSystems
 
-from beam_pipeline.options import AUDIO_EXTENSIONS, local_folder
 
 _DATE_IN_PATH = re.compile(r"(20\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])")
+AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac")
+
 
 
 class SidecarError(ValueError):
@@ -33,7 +35,7 @@ class CallIdentity:
     queue: str = ""
     started_at: dt.datetime | None = None
     channel_map: Mapping[int, str] | None = None   # None: use the run's default
-    caller_id_hash: str | None = None               # pseudonym of the sidecar caller_id (beam_pipeline.privacy)
+    caller_id_hash: str | None = None               # pseudonym of the sidecar caller_id (beam_pipeline.sources.pseudonyms)
 
 
 def recording_pattern(input_path: str) -> str:
@@ -158,3 +160,11 @@ def read_identity(recording_path: str, last_modified_s: float | None,
                 raise SidecarError("sidecar is not UTF-8 text") from exc
             return parse_sidecar(text, recording_path, fallback_date, hash_caller_id)
     return CallIdentity(call_id=call_id_from_path(recording_path), call_date=fallback_date)
+
+
+def is_local_path(path: str) -> bool:
+    return "://" not in path
+
+
+def local_folder(path: str) -> Path | None:
+    return Path(path) if is_local_path(path) and Path(path).is_dir() else None

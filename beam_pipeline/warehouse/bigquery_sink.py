@@ -22,10 +22,10 @@ import time
 import uuid
 from typing import Iterable, Mapping, Sequence
 
-from beam_pipeline import run_metrics
-from beam_pipeline.privacy import RETAINED_TABLES
-from beam_pipeline.rows import CallResult, ErrorResult
-from beam_pipeline.sinks.base import Sink
+from beam_pipeline.warehouse import run_metrics
+from beam_pipeline.warehouse.retention import RETAINED_TABLES
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult
+from beam_pipeline.warehouse.sink import Sink
 from sql.schema import TABLES, VIEWS, bigquery_ddl, bigquery_view, columns, partition_column
 
 LOG = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from beam_pipeline.prepare import CallContext, StageError, TurnRef
+from beam_pipeline.prepare import CallContext, TurnRef
+from beam_pipeline.records import StageError
 
 # (arousal, valence) per emotion, after Russell (1980) and the placements commonly
 # used for categorical-to-dimensional mapping in SER work.
@@ -149,3 +150,8 @@ def error_result(recording_uri: str, error: StageError, run_id: str, model_versi
         "run_id": run_id,
         "occurred_at": occurred_at,
     })
+
+
+def processed_at() -> dt.datetime:
+    """The `processed_at` stamp of rows written now."""
+    return dt.datetime.now(dt.timezone.utc)
