@@ -11,27 +11,12 @@ It is a 19 x 19 matrix and a mean (under 2 KiB), fitted in a few seconds. The
 cepstra are those `speaker_features` computes: over 32 bands equally spaced in Hz
 (not mel; see `diarization.linear_filterbank`).
 
-Why not a trained network: the diarizer used to rely on a two-layer network
-trained to name the 15 development voices (x7 speed-perturbed copies). On calls
-of voices it had never heard it learnt sex, not voice: a man and a woman were
-told apart, two women or two men hardly better than chance (segment clustering
-60-67 % right; DER 40 % on same-sex calls). The within-speaker covariance needs no
-between-speaker generalisation, only many segments per speaker, which even 15
-voices give; on held-out development voices (two folds) it clustered same-sex
-calls' segments 82 % right against the network's 67 %, and cut DER with the count
-given from 26 % to 18 %. The network (weights kept in the same file, see
-`SpeakerEmbedder.network_embed`; not refitted here: this script copies them over
-from ``--network``, and they still read mel cepstra) now only helps to count:
-with the linear-band cepstra, mixing 30 % of its distance into the clustering no
-longer helped on the tuning calls (two-speaker DER 13.4 % with it, 12.4 % without,
-whitening fitted on G.711 only), but its count still finds a calm man and a woman
-whose whitened means spread little. Tried and not kept, on the same folds: LDA to 6-14
-dimensions, segment spread and delta statistics (worse on same-sex calls), more
-cepstra (c1-c31), speed-perturbed copies as extra classes, GMM-posterior
-supervectors, a segment's median pitch, PLDA/VB clustering with a between-speaker
-prior learnt from 15 voices, and an emotion-aware cluster linkage (all no better
-or worse); later, on the tuning calls, UBM-conditioned cepstral means (2-8
-components) and 48 mel bands with 24 cepstra (no better).
+Why a whitening and not a trained network: a network trained to name the 15
+development voices learnt sex, not voice; the within-speaker covariance needs no
+between-speaker generalisation, only many segments per speaker. The network's
+weights are kept in the same file to help count voices (copied over from
+``--network``, not refitted here). The measurements, and what was tried and not
+kept, are in `docs/studies/diarization_cepstral.md`.
 
 Data: the *development* speakers of ``../shared/data`` only
 (`benchmarks.simulated_calls.development_speakers`: RAVDESS actors 01-10, EmoDB
