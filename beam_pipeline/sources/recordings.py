@@ -9,16 +9,14 @@ import dataclasses
 import datetime as dt
 import json
 import posixpath
-from pathlib import Path
 import re
+from pathlib import Path
 from typing import Callable, Mapping
 
 from apache_beam.io.filesystems import FileSystems
 
-
 _DATE_IN_PATH = re.compile(r"(20\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])")
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac")
-
 
 
 class SidecarError(ValueError):
