@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import time
 import uuid
 
@@ -27,10 +28,12 @@ from beam_pipeline.sources.pseudonyms import CallerIdHasher
 from beam_pipeline.sources.recordings import is_recording, recording_pattern
 from beam_pipeline.steps import ERRORS, AssembleCalls, PrepareRecording
 from beam_pipeline.warehouse import open_sink
+from beam_pipeline.warehouse.run_lock import LOCAL_RUNNERS, LocalRunLock
 from beam_pipeline.warehouse.sink import FinishNight, Sink, WriteResults
 from ser_model.inference import ModelInfo
 
 LOG = logging.getLogger(__name__)
+RECORDINGS_PER_WORKER = 100       # a local night this big gets a second worker process, twice this a third ...
 
 
 def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: RunContext,
@@ -54,20 +57,28 @@ def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: Ru
         | "MatchRecordings" >> fileio.MatchFiles(recording_pattern(options.input), empty_match_treatment="ALLOW")
         | "KeepAudioFiles" >> beam.Filter(lambda metadata: is_recording(metadata.path))
         | "SkipProcessed" >> beam.Filter(not_done)
+        # The matches come out of one element (the pattern): without a shuffle every recording
+        # would be read, scored and written by the one worker that expanded it.
+        | "SpreadRecordings" >> beam.Reshuffle()
         | "ReadRecordings" >> fileio.ReadMatches()
         | "DecodeAndCutTurns" >> beam.ParDo(PrepareRecording(options, run, model_info)).with_outputs(
             ERRORS, main="turns")
     )
-    calls = (
+    written_calls = (
         prepared.turns
         | "ScoreTurns" >> RunInference(handler or scoring_handler(options, model_info))
         | "AssembleCalls" >> beam.ParDo(AssembleCalls(run))
+        | "WriteCalls" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings))
+    )
+    written_errors = (
+        prepared[ERRORS]
+        | "WriteErrors" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings,
+                                                   what="errors"))
     )
     (
-        (calls, prepared[ERRORS])
-        | "CallsAndErrors" >> beam.Flatten()
-        | "WriteWarehouse" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings))
-        | "AllWritten" >> beam.combiners.Count.Globally()
+        (written_calls, written_errors)
+        | "AllWritten" >> beam.Flatten()
+        | "CountWritten" >> beam.combiners.Count.Globally()
         | "FinishNight" >> beam.ParDo(FinishNight(sink, run.run_id, options.retention_days))
     )
 
@@ -116,12 +127,33 @@ def _counters(result) -> dict[str, int]:
     return totals
 
 
-def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSummary:
-    """Runs the job to completion and records it in the runs table; the same entry serves CLI and tests."""
-    beam_args = list(beam_args or [])
+def _local_workers(options: CallmoodOptions, to_do: int | None) -> int:
+    """How many worker processes a local run uses: `--workers`, or by default one per core for a big night.
+
+    Each worker process imports TensorFlow and loads the model (about 6 s of CPU),
+    so a small night is faster in one process; past `RECORDINGS_PER_WORKER`
+    recordings a worker's start-up is repaid by the calls it takes over.
+    """
+    if options.workers:
+        return options.workers
+    return max(1, min(os.cpu_count() or 1, (to_do or 0) // RECORDINGS_PER_WORKER))
+
+
+def _pipeline_options(options: CallmoodOptions, beam_args: list[str], to_do: int | None) -> PipelineOptions:
+    """Beam's options: the in-process runner unless told otherwise, with several worker processes when it pays."""
+    beam_args = list(beam_args)
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args.append("--runner=FnApiRunner")
-    pipeline_options = PipelineOptions(beam_args, save_main_session=False)
+    runner = PipelineOptions(beam_args).get_all_options().get("runner")
+    if runner in LOCAL_RUNNERS and not any(a.startswith("--direct_num_workers") for a in beam_args):
+        workers = _local_workers(options, to_do)
+        if workers > 1:
+            beam_args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    return PipelineOptions(beam_args, save_main_session=False)
+
+
+def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSummary:
+    """Runs the job to completion and records it in the runs table; the same entry serves CLI and tests."""
     model_info = ModelInfo.read(options.model_dir)
     run_ctx = RunContext(run_id=uuid.uuid4().hex[:12], model_version=model_info.model_version,
                          classes=model_info.classes)
@@ -131,8 +163,19 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
         LOG.info("caller ids in sidecars are hashed with the salt from %s", options.caller_id_salt_source)
     sink = open_sink(options.output)
     sink.ensure_tables()
-    done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
-    to_do = _count_to_do(recording_pattern(options.input), done)
+    with LocalRunLock(sink.describe()) as alone:
+        if alone:   # no other run of this output is alive on this machine: any still 'running' was killed
+            for run_id in sink.mark_runs_died(LOCAL_RUNNERS):
+                LOG.warning("run %s was killed before it finished: marked died in the runs table", run_id)
+        done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
+        to_do = _count_to_do(recording_pattern(options.input), done)
+        pipeline_options = _pipeline_options(options, beam_args or [], to_do)
+        return _execute(pipeline_options, options, sink, run_ctx, model_info, done, to_do, handler)
+
+
+def _execute(pipeline_options: PipelineOptions, options: CallmoodOptions, sink: Sink, run_ctx: RunContext,
+             model_info: ModelInfo, done: frozenset[str], to_do: int | None, handler) -> RunSummary:
+    """Builds and runs the graph, keeping the run's row in the runs table up to date."""
     started_at = dt.datetime.now(dt.timezone.utc)
     runner = pipeline_options.get_all_options().get("runner") or "FnApiRunner"
     run_row = {"run_id": run_ctx.run_id, "started_at": started_at, "status": "running", "runner": runner,

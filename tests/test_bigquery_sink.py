@@ -148,3 +148,14 @@ def test_writes_prune_by_the_partition_column_the_ddl_declares():
 
     assert {t: partition_column(t) for t in TABLES} == {"segments": "call_date", "calls": "call_date",
                                                        "errors": None, "runs": None, "run_metrics": None}
+
+
+def test_only_local_runs_left_running_are_marked_died(sink):
+    for run_id, runner, status in [("local-killed", "FnApiRunner", "running"),
+                                   ("on-dataflow", "DataflowRunner", "running"),
+                                   ("local-done", "FnApiRunner", "succeeded")]:
+        sink.write_run({"run_id": run_id, "started_at": NOW, "status": status, "runner": runner})
+    assert sink.mark_runs_died(["FnApiRunner", "DirectRunner"]) == ["local-killed"]
+    statuses = {r["run_id"]: r["status"] for r in query(sink.client, f"SELECT run_id, status FROM `{sink.table_id('runs')}`")}
+    assert statuses == {"local-killed": "died", "on-dataflow": "running", "local-done": "succeeded"}
+    assert sink.mark_runs_died(["FnApiRunner"]) == []

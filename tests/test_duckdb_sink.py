@@ -110,3 +110,30 @@ def test_bigquery_output_opens_the_bigquery_sink_without_connecting():
     assert isinstance(sink, BigQuerySink)
     assert (sink.project, sink.dataset, sink._client) == ("my-project", "callmood", None)
     assert sink.describe() == "bq://my-project.callmood"
+
+
+def test_only_local_runs_left_running_are_marked_died(sink):
+    now = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
+    for run_id, runner, status in [("local-killed", "FnApiRunner", "running"),
+                                   ("on-dataflow", "DataflowRunner", "running"),
+                                   ("local-done", "FnApiRunner", "succeeded")]:
+        sink.write_run({"run_id": run_id, "started_at": now, "status": status, "runner": runner})
+    assert sink.mark_runs_died(["FnApiRunner", "DirectRunner"]) == ["local-killed"]
+    with duckdb.connect(sink.path, read_only=True) as con:
+        statuses = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
+    assert statuses == {"local-killed": "died", "on-dataflow": "running", "local-done": "succeeded"}
+
+
+def test_a_live_local_run_holds_the_lock_that_tells_a_new_run_it_is_not_alone(tmp_path):
+    import subprocess
+    import sys
+
+    from beam_pipeline.warehouse.run_lock import LocalRunLock
+
+    with LocalRunLock("out.duckdb", lock_dir=str(tmp_path)) as alone:
+        assert alone
+        # A second process (a second run of the same output) sees the first one alive.
+        probe = ("import sys; from beam_pipeline.warehouse.run_lock import LocalRunLock\n"
+                 f"with LocalRunLock('out.duckdb', lock_dir={str(tmp_path)!r}) as alone: sys.exit(0 if alone else 3)")
+        assert subprocess.run([sys.executable, "-c", probe]).returncode == 3
+    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -134,6 +135,21 @@ COMMANDS = {"run": _run, "score": _score, "train": _train, "evaluate": _evaluate
             "looker": _looker, "monitor": _monitor, "model": _model}
 
 
+_WORKER_ENTRY = re.compile(r'message: "(?P<message>(?:[^"\\]|\\.)*)".*log_location: "(?P<where>[^"]*)"')
+
+
+def _job_lines_from_workers(record: logging.LogRecord) -> bool:
+    """Keeps a worker's log entry if the job wrote it (or it is a warning), rewritten to its message alone."""
+    match = _WORKER_ENTRY.search(record.getMessage())
+    if match is None:
+        return record.levelno >= logging.WARNING
+    if "beam_pipeline" not in match["where"] and (record.levelno < logging.WARNING or
+                                                   "semi_persistent_directory" in match["message"]):
+        return False   # the SDK worker's own chatter; its start-up warning about a directory it does not need
+    record.msg, record.args = "worker: %s", (match["message"].encode().decode("unicode_escape"),)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -142,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # With several worker processes the job's own lines (progress) arrive through Beam's
+    # logging service as one protobuf dump each: let those through, as their message only.
+    worker_logs = logging.getLogger("apache_beam.runners.portability.local_job_service")
+    worker_logs.setLevel(logging.INFO)
+    worker_logs.addFilter(_job_lines_from_workers)
     # RunInference warns through the root logger, on every model load, that it cannot
     # read memory usage on this platform: noise for the user.
     for handler in logging.getLogger().handlers:

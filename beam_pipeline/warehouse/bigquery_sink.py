@@ -269,6 +269,18 @@ class BigQuerySink(Sink):
     def write_run(self, run_row: dict) -> None:
         self._replace({"runs": [run_row]}, key="run_id")
 
+    def mark_runs_died(self, runners: Sequence[str]) -> list[str]:
+        from google.cloud import bigquery
+
+        runs = self.table_id("runs")
+        parameters = [bigquery.ArrayQueryParameter("runners", "STRING", list(runners))]
+        died = sorted(row["run_id"] for row in self.query(
+            f"SELECT run_id FROM `{runs}` WHERE status = 'running' AND runner IN UNNEST(@runners)", parameters))
+        if died:
+            self.query(f"UPDATE `{runs}` SET status = 'died' WHERE run_id IN UNNEST(@run_ids)",
+                       [bigquery.ArrayQueryParameter("run_ids", "STRING", died)])
+        return died
+
     def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
         """One aggregation job over the partitions of the run's nights; its rows replace the run's old ones."""
         from google.cloud import bigquery

@@ -85,6 +85,12 @@ class DuckDBSink(Sink):
             con.execute("INSERT INTO runs BY NAME SELECT * FROM staged")
             con.execute("COMMIT")
 
+    def mark_runs_died(self, runners: Sequence[str]) -> list[str]:
+        with self._connect() as con:
+            rows = con.execute("UPDATE runs SET status = 'died' WHERE status = 'running' AND runner IN "
+                               "(SELECT unnest(?)) RETURNING run_id", [list(runners)]).fetchall()
+        return sorted(run_id for (run_id,) in rows)
+
     def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
         with self._connect() as con:
             nights = [night for (night,) in con.execute("SELECT DISTINCT call_date FROM calls WHERE run_id = ?",

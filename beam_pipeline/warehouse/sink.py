@@ -35,6 +35,10 @@ class Sink(abc.ABC):
         """Insert or update the row of one run."""
 
     @abc.abstractmethod
+    def mark_runs_died(self, runners: Sequence[str]) -> list[str]:
+        """Set status ``died`` on runs of these runners still marked ``running``; their run_ids."""
+
+    @abc.abstractmethod
     def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
         """Snapshot the nights this run wrote into run_metrics (see beam_pipeline.warehouse.run_metrics); rows written."""
 
@@ -54,8 +58,10 @@ class WriteResults(beam.DoFn):
     half-written one), and the next run skips those and finishes the rest.
     """
 
-    def __init__(self, sink: Sink, write_every_calls: int, expected_recordings: int | None = None):
+    def __init__(self, sink: Sink, write_every_calls: int, expected_recordings: int | None = None,
+                 what: str = "calls"):
         self._sink = sink
+        self._what = what
         self._expected = expected_recordings
         self._write_every = write_every_calls
         self._calls_ok = Metrics.counter("callmood", "calls_ok")
@@ -91,8 +97,9 @@ class WriteResults(beam.DoFn):
             else:
                 self._calls_failed.inc()
         self._written += len(self._pending)
-        of_total = f" of {self._expected}" if self._expected else ""
-        LOG.info("written %d%s recordings so far", self._written, of_total)
+        # Counted per writer: calls and errors have a writer each, and so has every worker process.
+        of_total = f" ({self._expected} to do in this run)" if self._expected else ""
+        LOG.info("%s: written %d recordings so far%s", self._what, self._written, of_total)
         self._pending = []
 
 
