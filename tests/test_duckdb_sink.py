@@ -137,3 +137,21 @@ def test_a_live_local_run_holds_the_lock_that_tells_a_new_run_it_is_not_alone(tm
                  f"with LocalRunLock('out.duckdb', lock_dir={str(tmp_path)!r}) as alone: sys.exit(0 if alone else 3)")
         assert subprocess.run([sys.executable, "-c", probe]).returncode == 3
     assert subprocess.run([sys.executable, "-c", probe]).returncode == 0
+
+
+def test_rows_the_warehouse_refuses_become_one_errors_row_and_the_rest_of_the_batch_is_written(sink):
+    from beam_pipeline.warehouse.sink import WriteResults
+
+    bad = _call("/night/bad\udcff.wav", 2)            # a file name that is not UTF-8: no string column takes it
+    writer = WriteResults(sink, write_every_calls=10)
+    writer.start_bundle()
+    for result in (_call("/night/good_1.wav", 3), bad, _call("/night/good_2.wav", 2)):
+        writer.process(result)
+    writer.finish_bundle()
+    assert _count(sink, "SELECT count(*) FROM calls") == 2
+    assert _count(sink, "SELECT count(*) FROM segments") == 5
+    with duckdb.connect(sink.path, read_only=True) as con:
+        errors = con.execute("SELECT recording_uri, stage, reason FROM errors").fetchall()
+    assert len(errors) == 1
+    uri, stage, reason = errors[0]
+    assert (uri, stage) == ("/night/bad\\udcff.wav", "write") and "refused" in reason

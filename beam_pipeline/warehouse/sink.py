@@ -10,9 +10,11 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipeline.warehouse.rows import CallResult, ErrorResult
+from beam_pipeline.records import StageError
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult, error_result, processed_at
 
 LOG = logging.getLogger(__name__)
+MAX_REASON_CHARS = 500     # an errors.reason is read by a person; the rest of a long message is in the log
 
 
 class Sink(abc.ABC):
@@ -87,7 +89,12 @@ class WriteResults(beam.DoFn):
         if not self._pending:
             return
         started = time.perf_counter()
-        self._sink.replace_calls(self._pending)
+        try:
+            self._sink.replace_calls(self._pending)
+        except Exception:  # one call's rows may be what the warehouse refuses: find it, keep the others
+            LOG.exception("a batch of %d recordings could not be written; writing them one by one",
+                          len(self._pending))
+            self._pending = [self._write_alone(result) for result in self._pending]
         self._write_ms.inc(int((time.perf_counter() - started) * 1000))
         for result in self._pending:
             if isinstance(result, CallResult):
@@ -101,6 +108,26 @@ class WriteResults(beam.DoFn):
         of_total = f" ({self._expected} to do in this run)" if self._expected else ""
         LOG.info("%s: written %d recordings so far%s", self._what, self._written, of_total)
         self._pending = []
+
+
+    def _write_alone(self, result: CallResult | ErrorResult) -> CallResult | ErrorResult:
+        """Writes one recording's rows; if the warehouse refuses them, an errors row saying so instead.
+
+        If the errors row cannot be written either, the warehouse itself is unusable and
+        the exception stops the run (its runs row says failed).
+        """
+        try:
+            self._sink.replace_calls([result])
+            return result
+        except Exception as exc:
+            row = result.call_row if isinstance(result, CallResult) else result.error_row
+            # The rows' strings are the suspects: the key is re-spelt so it is valid UTF-8 whatever it was.
+            uri = result.recording_uri.encode("utf-8", "backslashreplace").decode("utf-8")
+            reason = f"the warehouse refused this recording's rows: {type(exc).__name__}: {exc}"
+            failed = error_result(uri, StageError("write", reason[:MAX_REASON_CHARS]), row["run_id"],
+                                  row["model_version"], processed_at(), call_date=row.get("call_date"))
+            self._sink.replace_calls([failed])
+            return failed
 
 
 class FinishNight(beam.DoFn):
