@@ -20,12 +20,18 @@ from beam_pipeline.segment.conversation import ConversationStats, conversation_s
 from beam_pipeline.segment.diarization import DiarizationOptions, diarized_turns
 from beam_pipeline.segment.turns import Turn, stereo_turns
 from beam_pipeline.sources.recordings import CallIdentity
+from beam_pipeline.sources.text import printable
 from ser_model.features import FeatureSpec, window_features
 
 
 @dataclasses.dataclass(frozen=True)
 class CallContext:
-    """What every turn of a call carries: the call's identity, its audio facts and its turn statistics."""
+    """What every turn of a call carries: the call's identity, its audio facts and its turn statistics.
+
+    `recording_uri` is the path as the tables store it (phone-number-like runs
+    pseudonymised, `CallIdentity.recording_uri`); `clear_uri` is the path as read,
+    which only the `recording_paths` table keeps.
+    """
 
     recording_uri: str
     identity: CallIdentity
@@ -35,6 +41,7 @@ class CallContext:
     source_format: str
     n_turns: int
     stats: ConversationStats
+    clear_uri: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +129,10 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
                                     f"(peak level {peak_dbfs:.0f} dBFS): silent or empty recording")
     stats = conversation_stats(turns, audio.duration_s)
     timer.lap("segment")
-    call = CallContext(recording_uri=recording_uri, identity=identity, duration_s=audio.duration_s,
-                       n_channels=audio.n_channels, source_sample_rate_hz=audio.source_sample_rate_hz,
-                       source_format=audio.source_format, n_turns=len(turns), stats=stats)
+    call = CallContext(recording_uri=identity.recording_uri or printable(recording_uri), identity=identity,
+                       duration_s=audio.duration_s, n_channels=audio.n_channels,
+                       source_sample_rate_hz=audio.source_sample_rate_hz, source_format=audio.source_format,
+                       n_turns=len(turns), stats=stats, clear_uri=printable(recording_uri))
     refs, windows = [], []
     for index, turn in enumerate(turns):
         start = int(round(turn.start_s * audio.sample_rate_hz))
