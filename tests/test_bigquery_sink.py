@@ -147,4 +147,5 @@ def test_writes_prune_by_the_partition_column_the_ddl_declares():
     from sql.schema import partition_column
 
     assert {t: partition_column(t) for t in TABLES} == {"segments": "call_date", "calls": "call_date",
-                                                       "errors": None, "runs": None, "run_metrics": None}
+                                                       "errors": None, "runs": None, "run_metrics": None,
+                                                       "recording_paths": None}
