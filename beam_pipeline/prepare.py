@@ -102,7 +102,19 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
 
     `stage_timer(stage, seconds)`, if given, is told how long each stage took: the
     pipeline feeds it to Beam metrics, which is how the benchmark splits time by stage.
+    A StageError leaves carrying the recording's stored uri, so its errors row is
+    keyed like the recording's calls row would be.
     """
+    try:
+        return _prepare_call(data, recording_uri, identity, options, spec, stage_timer)
+    except StageError as exc:
+        if exc.recording_uri is None:
+            exc.recording_uri = identity.recording_uri or None
+        raise
+
+
+def _prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, options: CallmoodOptions,
+                  spec: FeatureSpec, stage_timer: Callable[[str, float], None] | None) -> PreparedCall:
     timer = _StageTimer(stage_timer)
     try:
         audio = decode_audio(data, recording_uri, target_rate_hz=spec.sample_rate_hz,

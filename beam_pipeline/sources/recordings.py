@@ -30,7 +30,13 @@ MAX_CHANNELS = 16
 
 
 class SidecarError(ValueError):
-    """A sidecar that exists but cannot be trusted: the call is rejected rather than mislabelled."""
+    """A sidecar that exists but cannot be trusted: the call is rejected rather than mislabelled.
+
+    `read_identity` sets `recording_uri` (the stored path) before it lets one go,
+    so the errors row it becomes is keyed like the recording's other rows.
+    """
+
+    recording_uri: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,13 +214,15 @@ def parse_sidecar(text: str, recording_path: str, fallback_date: dt.date,
 
 def _check_path(recording_path: str, pseudonymise: PhoneNumberPseudonymiser, refuse_unkeyed: bool) -> None:
     """StageError("read") for a path no row may carry: not UTF-8, or holding a number there is no key for."""
+    stored = stored_recording_uri(recording_path, pseudonymise)
     if not is_valid_text(recording_path):
-        raise StageError("read", f"the file name is not valid UTF-8 (undecodable bytes shown as \\xNN): "
-                                 f"{stored_recording_uri(recording_path, pseudonymise)}")
+        raise StageError("read", f"the file name is not valid UTF-8 (undecodable bytes shown as \\xNN): {stored}",
+                         recording_uri=stored)
     if refuse_unkeyed and not pseudonymise.enabled and has_phone_number(recording_path):
         raise StageError("read", "the path holds a phone-number-like digit run and no caller-id salt is set, "
                                  "so it cannot be pseudonymised into a unique key; set the salt "
-                                 "(--caller-id-salt-source, see README: Privacy) and re-run to process it")
+                                 "(--caller-id-salt-source, see README: Privacy) and re-run to process it",
+                         recording_uri=stored)
 
 
 def _read_sidecar_text(candidate: str) -> str:
@@ -247,7 +255,11 @@ def read_identity(recording_path: str, last_modified_s: float | None,
         else dt.datetime.now(dt.timezone.utc).date())
     for candidate in sidecar_candidates(recording_path):
         if FileSystems.exists(candidate):
-            return parse_sidecar(_read_sidecar_text(candidate), recording_path, fallback_date, hash_caller_id)
+            try:
+                return parse_sidecar(_read_sidecar_text(candidate), recording_path, fallback_date, hash_caller_id)
+            except SidecarError as exc:
+                exc.recording_uri = stored_recording_uri(recording_path, pseudonymise)
+                raise
     return CallIdentity(call_id=pseudonymise(call_id_from_path(recording_path)), call_date=fallback_date,
                         recording_uri=stored_recording_uri(recording_path, pseudonymise))
 

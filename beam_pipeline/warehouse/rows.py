@@ -158,13 +158,14 @@ def error_result(recording_uri: str, error: StageError, run_id: str, model_versi
     """One errors row; every string made storable here, whichever stage built it.
 
     A reason may quote an exception message, and the uri may be the path as read
-    (`PrepareRecording` passes it when reading the sidecar failed): so strings are
-    made printable (no lone surrogates), phone-number-like runs left in them are
-    redacted (`recording_uri` normally arrives pseudonymised already, and then
-    nothing changes; `clear_uri` keeps the path for recording_paths), and the
-    reason is capped at MAX_REASON_CHARS.
+    (`PrepareRecording` passes that). The row's uri is then the stored one the
+    stage attached to the error (`StageError.recording_uri`, or the SidecarError
+    it was raised from), else the given uri with phone-number-like runs redacted;
+    the given uri, when it differs, is kept as `clear_uri` for recording_paths.
+    Strings are made printable (no lone surrogates), digit runs left in the
+    reason and call_id are redacted, and the reason is capped at MAX_REASON_CHARS.
     """
-    stored_uri = redact_phone_numbers(printable(recording_uri))
+    stored_uri = _stored_uri(error) or redact_phone_numbers(printable(recording_uri))
     if clear_uri is None and stored_uri != recording_uri:
         clear_uri = recording_uri
     return ErrorResult(stored_uri, {
@@ -177,6 +178,15 @@ def error_result(recording_uri: str, error: StageError, run_id: str, model_versi
         "run_id": run_id,
         "occurred_at": occurred_at,
     }, clear_uri=printable(clear_uri) if clear_uri is not None else None)
+
+
+def _stored_uri(error: BaseException | None) -> str | None:
+    """The stored uri a stage attached to the error (or to the error it was raised from), if any."""
+    while error is not None:
+        if getattr(error, "recording_uri", None):
+            return error.recording_uri
+        error = error.__cause__
+    return None
 
 
 def processed_at() -> dt.datetime:
