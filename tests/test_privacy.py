@@ -345,3 +345,29 @@ def test_without_a_salt_a_numbered_path_is_refused_redacted_and_the_rest_is_writ
     [(uri, stage, reason)] = errors
     assert stage == "read" and "no caller-id salt" in reason
     assert uri.endswith("/out-tel-redacted-20261123-101500.ogg")
+
+
+@pytest.mark.parametrize("text, redacted", [
+    ("out-5551234567-4471-20261123-101500.wav", "out-tel-redacted-20261123-101500.wav"),
+    ("rec_20261123_193012_ext4471.mp3", "rec_20261123_193012_ext4471.mp3"),
+    ("2026-11-23/20261123101500.wav", "2026-11-23/20261123101500.wav"),
+    ("101500", "101500"),
+    ("/lines/+44 (20) 7946-0958/a.wav", "/lines/tel-redacted/a.wav"),
+    ("0161 123456", "tel-redacted"),                       # a time-like group is a number away from a date
+    ("555.123.4567_20261123", "tel-redacted_20261123"),
+    ("CM-20261123-0004", "CM-20261123-0004"),
+    ("2026-11-23T08:14:07+00:00", "2026-11-23T08:14:07+00:00"),
+])
+def test_phone_numbers_are_runs_of_seven_digits_and_dates_and_times_are_not(text, redacted):
+    assert privacy.redact_phone_numbers(text) == redacted
+    assert privacy.PhoneNumberPseudonymiser(None)(text) == redacted                 # no salt: redacted
+
+
+def test_a_pseudonym_has_no_digits_and_a_date_in_the_path_still_dates_the_call(salted):
+    from beam_pipeline.sources.recordings import call_date_from_path
+
+    pseudonymise = privacy.PhoneNumberPseudonymiser(salted)
+    stored = pseudonymise("gs://b/2026-11-23/out-+15551234567-20261123-101500.wav")
+    assert re.fullmatch(r"gs://b/2026-11-23/out-tel-[a-p]{12}-20261123-101500\.wav", stored)
+    assert pseudonymise("+1 555 123 4567") == pseudonymise("+1-555-123-4567") != pseudonymise("+1 555 123 4568")
+    assert call_date_from_path(stored) == DAY
