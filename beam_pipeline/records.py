@@ -19,9 +19,15 @@ class RunContext:
 
 
 class StageError(Exception):
-    """A recording that cannot be processed, with the stage that found out and why."""
+    """A recording that cannot be processed, with the stage that found out and why.
 
-    def __init__(self, stage: str, reason: str):
+    `recording_uri`, when the stage knew it, is the recording's path as the
+    tables store it (phone-number-like runs pseudonymised): the errors row is then
+    keyed exactly as the recording's calls row would be.
+    """
+
+    def __init__(self, stage: str, reason: str, recording_uri: str | None = None):
         super().__init__(f"{stage}: {reason}")
         self.stage = stage
         self.reason = reason
+        self.recording_uri = recording_uri

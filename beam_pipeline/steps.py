@@ -80,9 +80,11 @@ class PrepareRecording(beam.DoFn):
             yield ref, windows
 
     def _error(self, uri: str, exc: StageError, identity) -> ErrorResult:
-        return error_result(uri, exc, self._run.run_id, self._run.model_version, processed_at(),
-                            call_id=identity.call_id if identity else None,
-                            call_date=identity.call_date if identity else None)
+        """Keyed by the stored (pseudonymised) uri once the identity is known, the clear one kept aside."""
+        if identity is None:
+            return error_result(uri, exc, self._run.run_id, self._run.model_version, processed_at())
+        return error_result(identity.recording_uri, exc, self._run.run_id, self._run.model_version, processed_at(),
+                            call_id=identity.call_id, call_date=identity.call_date, clear_uri=uri)
 
 
 class AssembleCalls(beam.DoFn):

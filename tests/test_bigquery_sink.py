@@ -147,7 +147,8 @@ def test_writes_prune_by_the_partition_column_the_ddl_declares():
     from sql.schema import partition_column
 
     assert {t: partition_column(t) for t in TABLES} == {"segments": "call_date", "calls": "call_date",
-                                                       "errors": None, "runs": None, "run_metrics": None}
+                                                       "errors": None, "runs": None, "run_metrics": None,
+                                                       "recording_paths": None}
 
 
 def test_only_local_runs_left_running_are_marked_died(sink):
@@ -156,6 +157,21 @@ def test_only_local_runs_left_running_are_marked_died(sink):
                                    ("local-done", "FnApiRunner", "succeeded")]:
         sink.write_run({"run_id": run_id, "started_at": NOW, "status": status, "runner": runner})
     assert sink.mark_runs_died(["FnApiRunner", "DirectRunner"]) == ["local-killed"]
-    statuses = {r["run_id"]: r["status"] for r in query(sink.client, f"SELECT run_id, status FROM `{sink.table_id('runs')}`")}
+    runs = sink.table_id("runs")
+    statuses = {r["run_id"]: r["status"] for r in query(sink.client, f"SELECT run_id, status FROM `{runs}`")}
     assert statuses == {"local-killed": "died", "on-dataflow": "running", "local-done": "succeeded"}
     assert sink.mark_runs_died(["FnApiRunner"]) == []
+
+
+def test_clear_paths_go_to_recording_paths_only_and_done_knows_both_spellings(sink):
+    from beam_pipeline.warehouse.rows import CallResult
+
+    clear, stored = "gs://x/out-5551234567-20261123.wav", "gs://x/out-tel-abcdefghijkl-20261123.wav"
+    call = _call(stored, 2)
+    for _ in range(2):                                                       # a re-run: still one of each
+        sink.replace_calls([CallResult(stored, call.call_row, call.segment_rows, clear_uri=clear),
+                            _call("gs://x/plain.wav", 1)])
+    assert query(sink.client, f"SELECT recording_uri, clear_uri FROM `{sink.table_id('recording_paths')}`") == [
+        {"recording_uri": stored, "clear_uri": clear}]
+    assert _count(sink, "calls", "recording_uri LIKE '%5551234567%'") == 0
+    assert sink.done_recordings("ser-test") == {stored, clear, "gs://x/plain.wav"}

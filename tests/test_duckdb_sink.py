@@ -155,3 +155,20 @@ def test_rows_the_warehouse_refuses_become_one_errors_row_and_the_rest_of_the_ba
     assert len(errors) == 1
     uri, stage, reason = errors[0]
     assert (uri, stage) == ("/night/bad\\udcff.wav", "write") and "refused" in reason
+
+
+def _pseudonymised(call: CallResult, clear_uri: str) -> CallResult:
+    return CallResult(call.recording_uri, call.call_row, call.segment_rows, clear_uri=clear_uri)
+
+
+def test_clear_paths_go_to_recording_paths_only_and_done_knows_both_spellings(sink):
+    clear = "/night/out-5551234567-20261123-101500.wav"
+    stored = "/night/out-tel-abcdefghijkl-20261123-101500.wav"
+    sink.replace_calls([_pseudonymised(_call(stored, 2), clear), _call("/night/plain.wav", 1)])
+    sink.replace_calls([_pseudonymised(_call(stored, 2), clear)])                  # a re-run: still one of each
+    with duckdb.connect(sink.path, read_only=True) as con:
+        assert con.execute("SELECT recording_uri, clear_uri FROM recording_paths").fetchall() == [(stored, clear)]
+        assert con.execute("SELECT count(*) FROM calls WHERE recording_uri LIKE '%5551234567%'").fetchone() == (0,)
+    assert sink.done_recordings("ser-test") == {stored, clear, "/night/plain.wav"}   # a match yields the clear one
+    sink.apply_retention(1, today=DAY + dt.timedelta(days=30))
+    assert _count(sink, "SELECT count(*) FROM recording_paths") == 0                  # clear paths expire too

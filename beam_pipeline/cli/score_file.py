@@ -25,7 +25,7 @@ def score_file(path: str, *, model_dir: str | None = None,
     info = ModelInfo.read(model_dir or DEFAULT_MODEL_DIR)
     options = CallmoodOptions(input=path, model_dir=str(info.model_dir), channel_map=dict(channel_map))
     try:
-        identity = read_identity(path, os.path.getmtime(path))
+        identity = read_identity(path, os.path.getmtime(path), refuse_unkeyed_numbers=False)   # prints, stores nothing
     except SidecarError as exc:
         raise StageError("sidecar", str(exc)) from exc
     prepared = prepare_call(Path(path).read_bytes(), path, identity, options, info.spec)

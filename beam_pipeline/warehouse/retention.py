@@ -1,6 +1,7 @@
 """How long rows that describe individual calls are kept (`--retention-days`).
 
-Retention applies to the tables that describe individual calls. `runs` and
+Retention applies to the tables that describe individual calls, and to
+`recording_paths`, which holds their paths in clear. `runs` and
 `run_metrics` hold counts and histograms only (no call, caller, agent or
 recording), and drift baselines need months of them, so they are kept.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-RETAINED_TABLES: tuple[str, ...] = ("segments", "calls", "errors")
+RETAINED_TABLES: tuple[str, ...] = ("segments", "calls", "errors", "recording_paths")
+# Tables whose rows may lack a call date: those go by the time they were written.
+WRITTEN_AT: dict[str, str] = {"errors": "occurred_at", "recording_paths": "written_at"}
 
 
 def retention_cutoff(retention_days: int, today: dt.date | None = None) -> dt.date:
