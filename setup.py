@@ -10,7 +10,7 @@ setup(
                                     "sql", "sql.*", "dashboards", "dashboards.*"]),
     package_data={
         "sql": ["tables/*.sql", "views/*.sql"],
-        "beam_pipeline": ["diarization_embedder.npz"],
+        "beam_pipeline": ["segment/diarization_embedder.npz"],
         "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json",
                       "artifacts/baseline_metrics.json"],
         "dashboards": ["looker/*.lkml", "looker/*.lookml", "looker/.lintconfig.yml"],
@@ -39,5 +39,5 @@ setup(
     ],
     extras_require={"test": ["pytest==9.2.0", "lkml==1.3.7", "selenium==4.51.0", "pyannote-core==6.1.0",
                              "pyannote-metrics==4.2.0", "python-hcl2==8.1.4"]},
-    entry_points={"console_scripts": ["callmood=beam_pipeline.cli:main"]},
+    entry_points={"console_scripts": ["callmood=beam_pipeline.cli.main:main"]},
 )

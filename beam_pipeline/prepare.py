@@ -8,33 +8,30 @@ supervisor can act on; the pipeline turns it into an errors-table row.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 from typing import Callable, Mapping
 
 import numpy as np
 
-from beam_pipeline.conversation import ConversationStats, conversation_stats
-from beam_pipeline.decode import AudioDecodeError, decode_audio
+from beam_pipeline.audio.decode import AudioDecodeError, decode_audio
 from beam_pipeline.options import CallmoodOptions
-from beam_pipeline.sources import CallIdentity
-from beam_pipeline.diarization import DiarizationOptions, diarized_turns
-from beam_pipeline.turns import Turn, stereo_turns
+from beam_pipeline.records import StageError
+from beam_pipeline.segment.conversation import ConversationStats, conversation_stats
+from beam_pipeline.segment.diarization import DiarizationOptions, diarized_turns
+from beam_pipeline.segment.turns import Turn, stereo_turns
+from beam_pipeline.sources.recordings import CallIdentity
+from beam_pipeline.sources.text import printable
 from ser_model.features import FeatureSpec, window_features
-
-
-class StageError(Exception):
-    """A recording that cannot be processed, with the stage that found out and why."""
-
-    def __init__(self, stage: str, reason: str):
-        super().__init__(f"{stage}: {reason}")
-        self.stage = stage
-        self.reason = reason
 
 
 @dataclasses.dataclass(frozen=True)
 class CallContext:
-    """What every turn of a call carries: the call's identity, its audio facts and its turn statistics."""
+    """What every turn of a call carries: the call's identity, its audio facts and its turn statistics.
+
+    `recording_uri` is the path as the tables store it (phone-number-like runs
+    pseudonymised, `CallIdentity.recording_uri`); `clear_uri` is the path as read,
+    which only the `recording_paths` table keeps.
+    """
 
     recording_uri: str
     identity: CallIdentity
@@ -44,6 +41,7 @@ class CallContext:
     source_format: str
     n_turns: int
     stats: ConversationStats
+    clear_uri: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +102,19 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
 
     `stage_timer(stage, seconds)`, if given, is told how long each stage took: the
     pipeline feeds it to Beam metrics, which is how the benchmark splits time by stage.
+    A StageError leaves carrying the recording's stored uri, so its errors row is
+    keyed like the recording's calls row would be.
     """
+    try:
+        return _prepare_call(data, recording_uri, identity, options, spec, stage_timer)
+    except StageError as exc:
+        if exc.recording_uri is None:
+            exc.recording_uri = identity.recording_uri or None
+        raise
+
+
+def _prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, options: CallmoodOptions,
+                  spec: FeatureSpec, stage_timer: Callable[[str, float], None] | None) -> PreparedCall:
     timer = _StageTimer(stage_timer)
     try:
         audio = decode_audio(data, recording_uri, target_rate_hz=spec.sample_rate_hz,
@@ -131,9 +141,10 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
                                     f"(peak level {peak_dbfs:.0f} dBFS): silent or empty recording")
     stats = conversation_stats(turns, audio.duration_s)
     timer.lap("segment")
-    call = CallContext(recording_uri=recording_uri, identity=identity, duration_s=audio.duration_s,
-                       n_channels=audio.n_channels, source_sample_rate_hz=audio.source_sample_rate_hz,
-                       source_format=audio.source_format, n_turns=len(turns), stats=stats)
+    call = CallContext(recording_uri=identity.recording_uri or printable(recording_uri), identity=identity,
+                       duration_s=audio.duration_s, n_channels=audio.n_channels,
+                       source_sample_rate_hz=audio.source_sample_rate_hz, source_format=audio.source_format,
+                       n_turns=len(turns), stats=stats, clear_uri=printable(recording_uri))
     refs, windows = [], []
     for index, turn in enumerate(turns):
         start = int(round(turn.start_s * audio.sample_rate_hz))
@@ -143,7 +154,3 @@ def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, option
         windows.append(turn_windows)
     timer.lap("features")
     return PreparedCall(call=call, turns=tuple(refs), windows=tuple(windows))
-
-
-def processed_at() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from beam_pipeline.decode import AudioDecodeError, DecodedAudio, decode_audio
+from beam_pipeline.audio.decode import AudioDecodeError, DecodedAudio, decode_audio
 
 TONES_HZ = (440.0, 1000.0)     # left, right
 AMPLITUDE = 0.5

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from beam_pipeline.turns import Turn, TurnOptions, mono_turns, speech_frames, stereo_turns
+from beam_pipeline.segment.turns import Turn, TurnOptions, mono_turns, speech_frames, stereo_turns
 
 RATE_HZ = 16000
 NOISE_DBFS = -65.0

@@ -9,10 +9,10 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 
-from beam_pipeline import run_metrics
-from beam_pipeline.privacy import RETAINED_TABLES, retention_cutoff
-from beam_pipeline.rows import CallResult, ErrorResult
-from beam_pipeline.sinks.base import Sink
+from beam_pipeline.warehouse import run_metrics
+from beam_pipeline.warehouse.retention import RETAINED_TABLES, WRITTEN_AT, retention_cutoff
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult, path_row, processed_at
+from beam_pipeline.warehouse.sink import Sink
 from sql.schema import TABLES, VIEWS, columns, duckdb_ddl, duckdb_view
 
 _ARROW_TYPES = {"STRING": pa.string(), "INT64": pa.int64(), "FLOAT64": pa.float64(), "DATE": pa.date32(),
@@ -51,23 +51,29 @@ class DuckDBSink(Sink):
                 con.execute(duckdb_view(view))
 
     def done_recordings(self, model_version: str) -> set[str]:
+        """Stored uris of the calls done, and the clear path of each that was pseudonymised (what a match yields)."""
         with self._connect() as con:
-            rows = con.execute("SELECT DISTINCT recording_uri FROM calls WHERE model_version = ?",
+            rows = con.execute("SELECT DISTINCT c.recording_uri, p.clear_uri FROM calls c "
+                               "LEFT JOIN recording_paths p USING (recording_uri) WHERE c.model_version = ?",
                                [model_version]).fetchall()
-        return {uri for (uri,) in rows}
+        return {uri for row in rows for uri in row if uri is not None}
 
     def replace_calls(self, results: Sequence[CallResult | ErrorResult]) -> None:
-        uris = sorted({r.recording_uri for r in results})
+        """Every row of these recordings replaced in one transaction; recording_paths rows only where a result brings one."""
+        paths = [row for row in (path_row(r, processed_at()) for r in results) if row is not None]
         batches = {
             "segments": [row for r in results if isinstance(r, CallResult) for row in r.segment_rows],
             "calls": [r.call_row for r in results if isinstance(r, CallResult)],
             "errors": [r.error_row for r in results if isinstance(r, ErrorResult)],
+            "recording_paths": paths,
         }
+        keys = {table: sorted({r.recording_uri for r in results}) for table in batches}
+        keys["recording_paths"] = sorted({row["recording_uri"] for row in paths})
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 for table, rows in batches.items():
-                    con.execute(f"DELETE FROM {table} WHERE recording_uri IN (SELECT unnest(?))", [uris])
+                    con.execute(f"DELETE FROM {table} WHERE recording_uri IN (SELECT unnest(?))", [keys[table]])
                     if rows:
                         con.register("staged", arrow_table(table, rows))
                         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged")
@@ -84,6 +90,12 @@ class DuckDBSink(Sink):
             con.register("staged", arrow_table("runs", [run_row]))
             con.execute("INSERT INTO runs BY NAME SELECT * FROM staged")
             con.execute("COMMIT")
+
+    def mark_runs_died(self, runners: Sequence[str]) -> list[str]:
+        with self._connect() as con:
+            rows = con.execute("UPDATE runs SET status = 'died' WHERE status = 'running' AND runner IN "
+                               "(SELECT unnest(?)) RETURNING run_id", [list(runners)]).fetchall()
+        return sorted(run_id for (run_id,) in rows)
 
     def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
         with self._connect() as con:
@@ -108,8 +120,9 @@ class DuckDBSink(Sink):
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             for table in RETAINED_TABLES:
-                if table == "errors":
-                    con.execute("DELETE FROM errors WHERE COALESCE(call_date < ?, occurred_at < ?)", [cutoff, cutoff_at])
+                if table in WRITTEN_AT:
+                    con.execute(f"DELETE FROM {table} WHERE COALESCE(call_date < ?, {WRITTEN_AT[table]} < ?)",
+                                [cutoff, cutoff_at])
                 else:
                     con.execute(f"DELETE FROM {table} WHERE call_date < ?", [cutoff])
             con.execute("COMMIT")

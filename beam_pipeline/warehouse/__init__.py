@@ -7,15 +7,15 @@ retention period. The pipeline's middle never learns which one it writes to.
 """
 from __future__ import annotations
 
-from beam_pipeline.sinks.base import Sink
+from beam_pipeline.warehouse.sink import Sink
 
 
 def open_sink(output: str) -> Sink:
     """``bq://project.dataset`` is BigQuery; anything else is a DuckDB file path."""
     if output.startswith("bq://"):
-        from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+        from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
 
         return BigQuerySink.from_output(output)
-    from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+    from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 
     return DuckDBSink(output)

@@ -4,7 +4,7 @@ Why two measures: the population stability index weighs every bin's change by
 how surprising it is (a bin that grew from 0.1% to 5% scores high), which is what
 catches a new codec or a band of quiet turns; Jensen-Shannon distance is bounded
 (0 to 1, base 2) and symmetric, so one threshold means the same for every metric.
-Both compare the fixed bins of `beam_pipeline.run_metrics`; an empty bin counts
+Both compare the fixed bins of `beam_pipeline.warehouse.run_metrics`; an empty bin counts
 as a share of 0.0001 (PSI's logarithm needs it, and the SQL view uses the same
 floor). A metric with fewer items than --min-count on either side is reported
 but not judged: a histogram of five calls drifts by chance.
@@ -30,7 +30,7 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 
 import ser_model
-from beam_pipeline.run_metrics import METRICS, METRICS_BY_NAME, Metric
+from beam_pipeline.warehouse.run_metrics import METRICS, METRICS_BY_NAME, Metric
 
 EPSILON = 1e-4
 TRAINING_BASELINE = Path(ser_model.__file__).resolve().parent / "artifacts" / "baseline_metrics.json"
@@ -119,7 +119,7 @@ class Warehouse:
     def query(self, sql: str) -> list[dict]:
         """Runs `sql`, written to read alike in both dialects, with {run_metrics}, {monitoring_nightly}, {runs}."""
         if self.output:
-            from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+            from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
 
             sink = BigQuerySink.from_output(self.output)
             return sink.query(sql.format(**{r: f"`{sink.table_id(r)}`" for r in self.RELATIONS}))
@@ -179,7 +179,7 @@ def load_baseline(spec: str, warehouse: Warehouse, training_file: Path = TRAININ
     kind, _, value = spec.partition(":")
     if spec == "training":
         if not training_file.exists():
-            raise MonitorError(f"no training baseline at {training_file}: run python -m ser_model.baseline_metrics")
+            raise MonitorError(f"no training baseline at {training_file}: run python -m beam_pipeline.monitoring.training_baseline")
         document = json.loads(training_file.read_text())
         rows = [{"metric": metric, "bin_label": label, "bin_count": count, "n_items": entry["n_items"],
                  "mean_value": entry["mean_value"]}
@@ -294,7 +294,7 @@ def main(argv: Sequence[str]) -> int:
     night_model = run_model_version(warehouse, run_id)
     if args.baseline == "training" and night_model and f"model {night_model})" not in description:
         title += (f"\nnote: the night was scored by {night_model}; the emotion rows compare two models "
-                  "(regenerate the baseline with python -m ser_model.baseline_metrics)")
+                  "(regenerate the baseline with python -m beam_pipeline.monitoring.training_baseline)")
     print(format_report(title, comparisons))
     drifted = any(c.status == "DRIFT" for c in comparisons)
     return EXIT_DRIFT if drifted and args.fail_on_drift else EXIT_OK

@@ -132,7 +132,7 @@ def template_metadata() -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from beam_pipeline.cli import main as cli_main
+    from beam_pipeline.cli.main import main as cli_main
 
     return cli_main(["run", *normalize_argv(sys.argv[1:] if argv is None else argv)])
 

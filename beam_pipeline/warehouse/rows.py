@@ -13,7 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
-from beam_pipeline.prepare import CallContext, StageError, TurnRef
+from beam_pipeline.prepare import CallContext, TurnRef
+from beam_pipeline.records import StageError
+from beam_pipeline.sources.pseudonyms import redact_phone_numbers
+from beam_pipeline.sources.text import capped, printable
 
 # (arousal, valence) per emotion, after Russell (1980) and the placements commonly
 # used for categorical-to-dimensional mapping in SER work.
@@ -41,12 +44,23 @@ class CallResult:
     recording_uri: str
     call_row: dict
     segment_rows: tuple[dict, ...]
+    clear_uri: str | None = None      # the path as read, when it differs from recording_uri: recording_paths
 
 
 @dataclasses.dataclass(frozen=True)
 class ErrorResult:
     recording_uri: str
     error_row: dict
+    clear_uri: str | None = None
+
+
+def path_row(result: "CallResult | ErrorResult", written_at: dt.datetime) -> dict | None:
+    """The recording_paths row of a result (stored uri -> clear uri), or None when the two are the same."""
+    if not result.clear_uri or result.clear_uri == result.recording_uri:
+        return None
+    row = result.call_row if isinstance(result, CallResult) else result.error_row
+    return {"recording_uri": result.recording_uri, "clear_uri": result.clear_uri,
+            "call_date": row.get("call_date"), "written_at": written_at}
 
 
 def segment_row(scored: ScoredTurn, classes: Sequence[str], model_version: str, run_id: str,
@@ -134,18 +148,47 @@ def call_result(scored_turns: Sequence[ScoredTurn], classes: Sequence[str], mode
     ordered = sorted(scored_turns, key=lambda s: s.ref.turn_index)
     call = ordered[0].ref.call
     segments = tuple(segment_row(s, classes, model_version, run_id, processed_at) for s in ordered)
-    return CallResult(call.recording_uri, call_row(call, segments, model_version, run_id, processed_at), segments)
+    return CallResult(call.recording_uri, call_row(call, segments, model_version, run_id, processed_at), segments,
+                      clear_uri=call.clear_uri or None)
 
 
 def error_result(recording_uri: str, error: StageError, run_id: str, model_version: str,
-                 occurred_at: dt.datetime, call_id: str | None = None, call_date: dt.date | None = None) -> ErrorResult:
-    return ErrorResult(recording_uri, {
-        "recording_uri": recording_uri,
-        "call_id": call_id,
+                 occurred_at: dt.datetime, call_id: str | None = None, call_date: dt.date | None = None,
+                 clear_uri: str | None = None) -> ErrorResult:
+    """One errors row; every string made storable here, whichever stage built it.
+
+    A reason may quote an exception message, and the uri may be the path as read
+    (`PrepareRecording` passes that). The row's uri is then the stored one the
+    stage attached to the error (`StageError.recording_uri`, or the SidecarError
+    it was raised from), else the given uri with phone-number-like runs redacted;
+    the given uri, when it differs, is kept as `clear_uri` for recording_paths.
+    Strings are made printable (no lone surrogates), digit runs left in the
+    reason and call_id are redacted, and the reason is capped at MAX_REASON_CHARS.
+    """
+    stored_uri = _stored_uri(error) or redact_phone_numbers(printable(recording_uri))
+    if clear_uri is None and stored_uri != recording_uri:
+        clear_uri = recording_uri
+    return ErrorResult(stored_uri, {
+        "recording_uri": stored_uri,
+        "call_id": redact_phone_numbers(printable(call_id)) if call_id is not None else None,
         "call_date": call_date,
         "stage": error.stage,
-        "reason": error.reason,
+        "reason": capped(redact_phone_numbers(printable(error.reason))),
         "model_version": model_version,
         "run_id": run_id,
         "occurred_at": occurred_at,
-    })
+    }, clear_uri=printable(clear_uri) if clear_uri is not None else None)
+
+
+def _stored_uri(error: BaseException | None) -> str | None:
+    """The stored uri a stage attached to the error (or to the error it was raised from), if any."""
+    while error is not None:
+        if getattr(error, "recording_uri", None):
+            return error.recording_uri
+        error = error.__cause__
+    return None
+
+
+def processed_at() -> dt.datetime:
+    """The `processed_at` stamp of rows written now."""
+    return dt.datetime.now(dt.timezone.utc)

@@ -40,9 +40,9 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 from apache_beam.metrics import Metrics
-from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult
+from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult
 
-from beam_pipeline.scoring import ScoringFailure, windows_in
+from beam_pipeline.scoring.base import ScoringFailure, TurnWindowsHandler
 from ser_model.inference import split_stacks
 from ser_model.vertex_upload import MODEL_VERSION_LABEL, init_vertex
 
@@ -184,7 +184,7 @@ def _compact_json_handler_class():
     return CompactJSONVertexHandler
 
 
-class TurnWindowsVertexHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
+class TurnWindowsVertexHandler(TurnWindowsHandler[Any]):
     """Turn window stacks in, per-window class probabilities out, scored by a Vertex AI endpoint.
 
     Delegates each request to Beam's handler (retries, throttling) and catches what
@@ -195,8 +195,7 @@ class TurnWindowsVertexHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
     def __init__(self, endpoint_name: str, *, model_version: str, n_classes: int, api_endpoint: str = "",
                  min_batch_windows: int = 32, max_batch_windows: int = 256,
                  payload_limit_bytes: int = PAYLOAD_LIMIT_BYTES, num_retries: int = 5):
-        super().__init__(min_batch_size=min_batch_windows, max_batch_size=max_batch_windows,
-                         element_size_fn=windows_in)
+        super().__init__(min_batch_windows=min_batch_windows, max_batch_windows=max_batch_windows)
         _, project, _, region, _, _ = endpoint_name.split("/")
         self._endpoint_name, self._project, self._region = endpoint_name, project, region
         self._api_endpoint = api_endpoint
@@ -213,7 +212,6 @@ class TurnWindowsVertexHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
         except (ValueError, GoogleAPICallError) as exc:   # no such endpoint, unreachable, or nothing deployed
             raise VertexEndpointError(f"Vertex AI endpoint {endpoint_name} cannot be used: {_message(exc)}") from exc
         self._serving_ids = serving_versions(endpoint_name, model_version)
-        self._score_ms = Metrics.counter("callmood", "stage_ms_score")
         self._requests = Metrics.counter("callmood", "vertex_requests")
         self._failed_turns = Metrics.counter("callmood", "vertex_failed_turns")
 
@@ -251,11 +249,6 @@ class TurnWindowsVertexHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
                                             else stack_probabilities, model_id=self.model_version))
         return results
 
-    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
-        return int(sum(windows.nbytes for windows in batch))
-
-    def get_metrics_namespace(self) -> str:
-        return "callmood_scoring"
 
 
 def keyed_vertex_handler(endpoint_name: str, model_version: str, n_classes: int, api_endpoint: str,

@@ -1,4 +1,4 @@
-"""Fit the speaker embedding the mono diarizer ships (`beam_pipeline/diarization_embedder.npz`).
+"""Fit the speaker embedding the mono diarizer ships (`beam_pipeline/segment/diarization_embedder.npz`).
 
 What it is: a whitening of segment cepstral means by the covariance of those
 means *within* one speaker (within-class covariance normalisation, WCCN, as in
@@ -11,27 +11,12 @@ It is a 19 x 19 matrix and a mean (under 2 KiB), fitted in a few seconds. The
 cepstra are those `speaker_features` computes: over 32 bands equally spaced in Hz
 (not mel; see `diarization.linear_filterbank`).
 
-Why not a trained network: the diarizer used to rely on a two-layer network
-trained to name the 15 development voices (x7 speed-perturbed copies). On calls
-of voices it had never heard it learnt sex, not voice: a man and a woman were
-told apart, two women or two men hardly better than chance (segment clustering
-60-67 % right; DER 40 % on same-sex calls). The within-speaker covariance needs no
-between-speaker generalisation, only many segments per speaker, which even 15
-voices give; on held-out development voices (two folds) it clustered same-sex
-calls' segments 82 % right against the network's 67 %, and cut DER with the count
-given from 26 % to 18 %. The network (weights kept in the same file, see
-`SpeakerEmbedder.network_embed`; not refitted here: this script copies them over
-from ``--network``, and they still read mel cepstra) now only helps to count:
-with the linear-band cepstra, mixing 30 % of its distance into the clustering no
-longer helped on the tuning calls (two-speaker DER 13.4 % with it, 12.4 % without,
-whitening fitted on G.711 only), but its count still finds a calm man and a woman
-whose whitened means spread little. Tried and not kept, on the same folds: LDA to 6-14
-dimensions, segment spread and delta statistics (worse on same-sex calls), more
-cepstra (c1-c31), speed-perturbed copies as extra classes, GMM-posterior
-supervectors, a segment's median pitch, PLDA/VB clustering with a between-speaker
-prior learnt from 15 voices, and an emotion-aware cluster linkage (all no better
-or worse); later, on the tuning calls, UBM-conditioned cepstral means (2-8
-components) and 48 mel bands with 24 cepstra (no better).
+Why a whitening and not a trained network: a network trained to name the 15
+development voices learnt sex, not voice; the within-speaker covariance needs no
+between-speaker generalisation, only many segments per speaker. The network's
+weights are kept in the same file to help count voices (copied over from
+``--network``, not refitted here). The measurements, and what was tried and not
+kept, are in `docs/studies/diarization_cepstral.md`.
 
 Data: the *development* speakers of ``../shared/data`` only
 (`benchmarks.simulated_calls.development_speakers`: RAVDESS actors 01-10, EmoDB
@@ -49,7 +34,7 @@ same codec). Training examples are random crops of 0.6-2.0 s of the clips' speec
 a given seed: run as below, it rewrites the shipped file byte for byte (the
 network copied from it, unchanged).
 
-    .venv/bin/python benchmarks/train_speaker_embedder.py [--out beam_pipeline/diarization_embedder.npz]
+    .venv/bin/python beam_pipeline/segment/train_speaker_embedder.py [--out beam_pipeline/segment/diarization_embedder.npz]
         [--holdout ravdess_07,...]   # speakers left out (default: the tuning speakers)
 """
 from __future__ import annotations
@@ -63,15 +48,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 
 from benchmarks.simulated_calls import (DEFAULT_DATA_ROOT, SAMPLE_RATE_HZ, TUNING_SPEAKERS,  # noqa: E402
                                         development_speakers, read_manifest, trimmed_speech)
-from beam_pipeline.diarization import (DEFAULT_EMBEDDER_PATH, SpeakerEmbedder, segment_statistics,  # noqa: E402
+from beam_pipeline.segment.diarization import (DEFAULT_EMBEDDER_PATH, SpeakerEmbedder, segment_statistics,  # noqa: E402
                                        speaker_features)
-from beam_pipeline.turns import TurnOptions, speech_frames  # noqa: E402
+from beam_pipeline.segment.turns import TurnOptions, speech_frames  # noqa: E402
 from ser_model.augment import telephone_channel  # noqa: E402
 
 CROPS_PER_CLIP = 4

@@ -22,10 +22,10 @@ import time
 import uuid
 from typing import Iterable, Mapping, Sequence
 
-from beam_pipeline import run_metrics
-from beam_pipeline.privacy import RETAINED_TABLES
-from beam_pipeline.rows import CallResult, ErrorResult
-from beam_pipeline.sinks.base import Sink
+from beam_pipeline.warehouse import run_metrics
+from beam_pipeline.warehouse.retention import RETAINED_TABLES
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult, path_row, processed_at
+from beam_pipeline.warehouse.sink import Sink
 from sql.schema import TABLES, VIEWS, bigquery_ddl, bigquery_view, columns, partition_column
 
 LOG = logging.getLogger(__name__)
@@ -244,12 +244,14 @@ class BigQuerySink(Sink):
             self.query(bigquery_view(view, self.dataset_ref))
 
     def done_recordings(self, model_version: str) -> set[str]:
+        """Stored uris of the calls done, and the clear path of each that was pseudonymised (what a match yields)."""
         from google.cloud import bigquery
 
-        rows = self.query(f"SELECT DISTINCT recording_uri FROM `{self.table_id('calls')}` "
-                           "WHERE model_version = @model_version",
-                           [bigquery.ScalarQueryParameter("model_version", "STRING", model_version)])
-        return {row["recording_uri"] for row in rows}
+        rows = self.query(f"SELECT DISTINCT c.recording_uri, p.clear_uri FROM `{self.table_id('calls')}` c "
+                          f"LEFT JOIN `{self.table_id('recording_paths')}` p ON p.recording_uri = c.recording_uri "
+                          "WHERE c.model_version = @model_version",
+                          [bigquery.ScalarQueryParameter("model_version", "STRING", model_version)])
+        return {uri for row in rows for uri in (row["recording_uri"], row["clear_uri"]) if uri is not None}
 
     def replace_calls(self, results: Sequence[CallResult | ErrorResult]) -> None:
         """Every row of these recordings, in segments, calls and errors, replaced in one transaction.
@@ -259,7 +261,15 @@ class BigQuerySink(Sink):
         share its calls row's call_date, so the old and new calls rows say which
         partitions of segments and calls hold the rows to replace, even when a
         corrected sidecar moved the call to another date.
+
+        The clear paths of pseudonymised recordings go first, in a transaction
+        of their own that replaces only the mappings the batch brings (so a
+        result without one, a scoring failure, never deletes one): if the write
+        dies in between, a mapping waits for its rows, and retention expires it.
         """
+        paths = [row for row in (path_row(r, processed_at()) for r in results) if row is not None]
+        if paths:
+            self._replace({"recording_paths": paths}, key="recording_uri")
         self._replace({
             "segments": [row for r in results if isinstance(r, CallResult) for row in r.segment_rows],
             "calls": [r.call_row for r in results if isinstance(r, CallResult)],
@@ -268,6 +278,18 @@ class BigQuerySink(Sink):
 
     def write_run(self, run_row: dict) -> None:
         self._replace({"runs": [run_row]}, key="run_id")
+
+    def mark_runs_died(self, runners: Sequence[str]) -> list[str]:
+        from google.cloud import bigquery
+
+        runs = self.table_id("runs")
+        parameters = [bigquery.ArrayQueryParameter("runners", "STRING", list(runners))]
+        died = sorted(row["run_id"] for row in self.query(
+            f"SELECT run_id FROM `{runs}` WHERE status = 'running' AND runner IN UNNEST(@runners)", parameters))
+        if died:
+            self.query(f"UPDATE `{runs}` SET status = 'died' WHERE run_id IN UNNEST(@run_ids)",
+                       [bigquery.ArrayQueryParameter("run_ids", "STRING", died)])
+        return died
 
     def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
         """One aggregation job over the partitions of the run's nights; its rows replace the run's old ones."""

@@ -9,10 +9,12 @@ file and `DuckDBSink.write_run_metrics`), so the file's bins are the warehouse's
 
 Only per-turn metrics are kept: the clips are 1-4 s utterances, not calls, so their
 durations, sample rates and codecs say nothing about calls. The file is small (a
-few hundred numbers) and ships in `ser_model/artifacts/baseline_metrics.json`;
-regenerate it whenever the shipped model changes:
+few hundred numbers) and ships in the model's directory,
+`ser_model/artifacts/baseline_metrics.json`, because it describes that model's
+outputs and must travel with it (a test fails when the versions differ); it is
+built here because it runs the job's own stages. Regenerate it whenever the model changes:
 
-    python -m ser_model.baseline_metrics --manifest ../shared/data/manifest.csv --data-root ../shared/data
+    python -m beam_pipeline.monitoring.training_baseline --manifest ../shared/data/manifest.csv --data-root ../shared/data
 
 `--every k` subsamples deterministically (every k-th clip of each corpus and label in
 path order) for a quick look; the shipped file uses every clip (about 4 minutes on one
@@ -52,8 +54,8 @@ def subsample(clips: Sequence[Clip], every: int) -> list[Clip]:
 
 def _turn_rows(clips: Sequence[Clip], info: ModelInfo) -> list:
     """One CallResult per clip that has a turn: its turns measured and scored as the pipeline does."""
-    from beam_pipeline.rows import CIRCUMPLEX, CallResult
-    from beam_pipeline.turns import TurnOptions, mono_turns
+    from beam_pipeline.warehouse.rows import CIRCUMPLEX, CallResult
+    from beam_pipeline.segment.turns import TurnOptions, mono_turns
 
     scorer = EmotionScorer(info)
     variant = EVALUATION_CHANNELS[CHANNEL]
@@ -88,8 +90,8 @@ def _turn_rows(clips: Sequence[Clip], info: ModelInfo) -> list:
 
 def compute_baseline(manifest: Path, data_root: Path, every: int, model_dir: Path = DEFAULT_MODEL_DIR) -> dict:
     """The baseline document: per-turn metrics of the (subsampled) corpora in the warehouse's bins."""
-    from beam_pipeline.run_metrics import METRICS
-    from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+    from beam_pipeline.warehouse.run_metrics import METRICS
+    from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 
     info = ModelInfo.read(model_dir)
     all_clips = read_manifest(manifest, data_root, info.classes)
@@ -116,7 +118,7 @@ def compute_baseline(manifest: Path, data_root: Path, every: int, model_dir: Pat
     return {
         "description": "callmood training baseline: the corpora's clips through the telephone channel, cut into "
                        "turns and scored by the shipped model as the nightly job does, in run_metrics' bins "
-                       "(per-turn metrics only; clips are not calls). Made by ser_model/baseline_metrics.py.",
+                       "(per-turn metrics only; clips are not calls). Made by beam_pipeline/monitoring/training_baseline.py.",
         "model_version": info.model_version,
         "channel": CHANNEL,
         "clips": len(clips),
@@ -129,7 +131,7 @@ def compute_baseline(manifest: Path, data_root: Path, every: int, model_dir: Pat
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ser_model.baseline_metrics", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m beam_pipeline.monitoring.training_baseline", description=__doc__.split("\n")[0])
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--data-root", required=True)
     parser.add_argument("--every", type=int, default=1, help="use every k-th clip of each corpus and label")

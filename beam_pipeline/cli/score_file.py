@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Mapping
 
 from beam_pipeline.options import DEFAULT_CHANNEL_MAP, CallmoodOptions
-from beam_pipeline.prepare import StageError, prepare_call, processed_at
-from beam_pipeline.rows import CallResult, ScoredTurn, call_result
-from beam_pipeline.sources import SidecarError, read_identity
+from beam_pipeline.records import StageError
+from beam_pipeline.prepare import prepare_call
+from beam_pipeline.warehouse.rows import CallResult, ScoredTurn, call_result, processed_at
+from beam_pipeline.sources.recordings import SidecarError, read_identity
 from ser_model.features import combine_window_probabilities
 from ser_model.inference import DEFAULT_MODEL_DIR, EmotionScorer, ModelInfo
 
@@ -24,7 +25,7 @@ def score_file(path: str, *, model_dir: str | None = None,
     info = ModelInfo.read(model_dir or DEFAULT_MODEL_DIR)
     options = CallmoodOptions(input=path, model_dir=str(info.model_dir), channel_map=dict(channel_map))
     try:
-        identity = read_identity(path, os.path.getmtime(path))
+        identity = read_identity(path, os.path.getmtime(path), refuse_unkeyed_numbers=False)   # prints, stores nothing
     except SidecarError as exc:
         raise StageError("sidecar", str(exc)) from exc
     prepared = prepare_call(Path(path).read_bytes(), path, identity, options, info.spec)

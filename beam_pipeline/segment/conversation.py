@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from beam_pipeline.turns import Turn
+from beam_pipeline.segment.turns import Turn
 
 INTERRUPTION_MIN_CONTINUATION_S = 1.0
 """How long the interrupted side must keep talking after the interrupter starts.

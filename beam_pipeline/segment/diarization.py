@@ -11,7 +11,7 @@ the 20 ms frame grid the voice-activity detector (`turns.speech_frames`) uses:
 3. segments: each run of speech cut into pieces of at most `segment_s`; a speaker
    change inside a run (the next side starting without a pause) is left to step 6;
 4. speaker embedding of each segment (`SpeakerEmbedder`, ~0.1 MB beside this module,
-   `diarization_embedder.npz`, fitted by `benchmarks/train_speaker_embedder.py` on
+   `diarization_embedder.npz`, fitted by `beam_pipeline/segment/train_speaker_embedder.py` on
    development speakers only): the segment's cepstral mean whitened by the
    within-speaker covariance (WCCN: how one voice's segment means vary across all
    its moods, sentences, phone lines and codecs), and, to count only, a small
@@ -34,104 +34,14 @@ the 20 ms frame grid the voice-activity detector (`turns.speech_frames`) uses:
 8. turns: each speaker's frames cut into turns by `turns.speaker_turns` (the same
    gap merging, minimum and maximum lengths, loudness and pitch as stereo).
 
-What was measured (`benchmarks/diarization_der.py`, 60 s simulated telephone calls
-of held-out speakers: RAVDESS 11-20, EmoDB 12-16; DER with a 0.25 s collar,
-overlap scored), before -> now:
-
-| case | network only | mel WCCN + network | linear bands, padding | now (both splits) |
-| --- | --- | --- | --- | --- |
-| 2 speakers, 20 calls | 29.1 % +- 21.0 | 21.0 % +- 19.0 (median 10.4) | 15.2 % +- 15.3 (median 5.9) | 13.7 % +- 14.4 (median 5.9) |
-|   a man and a woman (9) | 15.7 % | 6.8 % | 6.6 % | 4.2 % |
-|   same sex (11) | 40.0 % | 32.5 % | 22.2 % | 21.4 % |
-| 2 speakers, count given | 24.4 % | 16.0 % +- 14.5 | 14.0 % +- 13.9 (same sex 20.0 %) | 13.2 % +- 13.3 (same sex 20.6 %) |
-| 1 speaker, 8 recordings | 2.6 % | 15.9 % (3 of 8 split) | 15.6 % (3 of 8 split) | 16.4 % (3 of 8 split) |
-| 3 speakers, 8 calls | 40.3 % | 32.7 % (found as 2) | 29.2 % (found as 2) | 26.3 % (found as 2) |
-| demo calls summed to mono (8) | 29.3 % | 8.7 % +- 9.3 | 12.1 % +- 7.8 (3 of 8 found as 3) | 12.4 % +- 8.1 (3 of 8 found as 3) |
-| 2 speakers, a random emotion every sentence (8) | | | 27.6 % | 30.4 % |
-
-On the tuning calls (120 two-speaker, 48 one- and 48 three-speaker calls of
-RAVDESS 07-10, EmoDB 10-11), mel WCCN + network -> linear bands, padding -> now
-(both splits): two speakers 17.7 % -> 14.4 % -> 13.1 %, count given 16.4 % ->
-13.6 % -> 12.4 %, one speaker 31.8 % -> 28.7 % -> 28.4 %, three 32.2 % -> 31.6 % ->
-31.3 %; the same calls through a 16 kbit/s MP3 archive (40 two-speaker calls),
-two speakers 21.6 % -> 15.2 % -> 14.7 %. Both splits against average linkage
-alone, the stress case (a random emotion every sentence, 48 tuning calls):
-29.1 % -> 30.1 % (+1.0 +- 1.2, within noise), count given 28.7 % -> 29.0 %.
-
-Where the error is: with the padding, about 3 points of every two-speaker figure
-are missed speech that no clustering recovers: overlap (a single-label diarizer
-misses the second voice) and onsets and tails at the line-noise level. Segment
-clustering is the rest. Measured on the tuning calls with the previous (mel)
-front end: given the true speaker of every 2 s segment the pipeline scores 2.7 %
-without resegmentation and 4.9 % with it, so step 6 does not recover a wrong
-partition and slightly blurs a right one (a speaker-adapted 64-component GMM
-instead of one Gaussian per speaker: 3.9 %, and no better from the clustering's
-partition); it is kept for changes of speaker inside a run of speech, and turning
-it off measures within noise on the tuning calls (two speakers 13.9 % against
-14.4 %, one 29.3 % against 28.7 %, three 30.5 % against 31.6 %). In the whitened
-space a call's segments group by mood as readily as by voice: in 94 % of the
-tuning calls clustered worse than 90 % right, the true partition spread *more*
-than the one found. The count follows from that: one voice across moods and two
-similar voices in one mood spread alike (no statistic tried, spread, frame
-likelihood gain, how often the labels alternate, told one from two on the tuning
-calls much better than chance), so the 1-vs-2 decision is right on ~90 % of
-two-speaker and ~30-60 % of one-speaker recordings; a deployment that knows its
-calls are two-party should set `num_speakers=2`.
-
-Why the whitened mean: on acted emotional speech, cepstral statistics group a
-call's sentences by mood and sentence as readily as by voice. The network, trained
-on 15 voices (all the speakers the data rule leaves for it), learnt sex, not
-voice: same-sex calls' segments were clustered 60-67 % right. Whitening by the
-within-speaker covariance needs many segments per voice, not many voices: 82 % on
-held-out development voices (oracle with the true speakers' means: ~93 %). Tried
-on development folds and not kept: LDA, PLDA/VB-HMM clustering with a
-between-speaker prior from 15 voices, speed-perturbed classes, segment spread
-and delta statistics, GMM supervectors, pitch, an emotion-aware linkage, k-means
-refinement (see `benchmarks/train_speaker_embedder.py`); on the tuning calls,
-Ward or Euclidean linkage, longer segments (3-10 s), mixing the network into the
-clustering distance, and other resegmentation settings. Later, on the tuning
-calls (two speakers / count given / one / three speakers, 120 / 120 / 48 / 48
-calls; average linkage alone 14.4 / 13.6 / 28.7 / 31.6 %): spectral clustering
-alone (13.0 / 12.2 / 27.0 / 29.3 %, but 45 calm calls 5.4 % -> 8.1 %: it halves a
-voice that says little; kept only as the second way to split); the NME-SC
-eigengap as the count (17.0 % two speakers, 32 % of them miscounted; three
-speakers 24.6 %, half found; one 37.0 %), or for 2 against 3 beside the spread
-rule (where it took 11 % of two-speaker calls for three it found 44 % of the
-three-speaker ones); binarised NME-SC affinities (13.5 / 12.5 / 28.7 / 30.2 %),
-a fixed 20 % pruning, none, a normalised Laplacian, diffusion (within +-0.5 of
-NME-SC); more candidates for the referee (complete, Ward, other prunings: 13.3-13.8
-% two speakers); per-call centring and per-call PCA to 8 or 12 dimensions of
-the whitened means (13.9-14.2 % with average linkage, within noise); a stronger
-or weaker whitening (W^-3/4: 14.0 / 13.3 %, W^-1: 15.2 %, W^-1/4: 14.7 %);
-segment means over the louder half or 70 % of frames, whitening refitted on the
-same statistic, spectral clustering (17.7 % and 16.4 % against 13.6 % for the
-refit on all frames); a soft must-link between segments of one run of speech
-(14.8 % at half, 15.8 % at full strength: presumably because a run long enough
-for several segments often holds a change of speaker); segments of 1.5 or 2.5 s
-with spectral clustering (14.7 %, one speaker 36.7 %; 14.8 %); the gap between
-the Laplacian's first two eigenvalues for one against two speakers (it tells a
-split one-speaker recording from a two-speaker call with an AUC of 0.71, but
-three-speaker calls look like one there); regressing the call's loudness out of
-the whitened means (20.1 %: each side of a call has its own level, so loudness
-carries the voice; it was not used as a cue either, since the simulated calls
-hold every clip within 2 dB of its side's level, which real moods do not);
-resegmentation off with spectral clustering
-(12.1 / 11.3 % but one speaker 28.5 % against 27.0 %; not retried with both splits).
-Does the whitening want more voices? Fitted on 5, 10 and all 15 development
-voices (`train_speaker_embedder.py --holdout`), two-speaker tuning calls with the
-count given (60 calls, seeds 7-9) score 11.5 / 12.0 / 11.7 %: flat. One voice's
-wandering is learnt from few voices; what is left is that a cepstral mean holds
-too little of a voice, which only an embedding learnt from many voices (hundreds,
-not the 15 the data rule leaves) could add.
-Why linear bands: see `linear_filterbank`. Why the codecs in the whitening: the
-MP3 and Vorbis of call archives leave the bands above 2.4-3 kHz to artefacts; a
-whitening fitted on G.711 alone stretched those directions and an archived call
-spread like three voices (see `benchmarks/train_speaker_embedder.py`).
-Why so small: segmentation runs on every second of every call, inside a job that
-must run at >= 500x real time per core; this stage costs about 0.4 ms of CPU
-per second of audio (measured by `benchmarks/diarization_der.py`; the network's
-mel cepstra, computed only when the count is not given, are ~0.1 ms of it;
-splitting both ways adds ~0.01 ms: 0.248 -> 0.258 ms on the evaluation run).
+Why the whitened mean, and why so small: on acted emotional speech a call's
+sentences group by mood as readily as by voice, and no speaker network learnt
+from the 15 development voices the data rule leaves generalised beyond sex;
+whitening by the within-speaker covariance needs many segments per voice, not
+many voices. Segmentation runs on every second of every call, so this stage is
+held to about 0.4 ms of CPU per second of audio. The measurements behind each
+step (DER tables, what was tried and not kept) are in
+`docs/studies/diarization_cepstral.md`; `benchmarks/diarization_der.py` re-measures.
 
 Speakers are named ``speaker_0``, ``speaker_1``, ... in order of first speech. With
 `DiarizationOptions.first_speaker_role` the first speaker of a two-speaker call is
@@ -152,7 +62,7 @@ import scipy.cluster.hierarchy
 import scipy.fft
 import scipy.linalg
 
-from beam_pipeline.turns import Turn, TurnOptions, speaker_turns, speech_frames
+from beam_pipeline.segment.turns import Turn, TurnOptions, speaker_turns, speech_frames
 
 DEFAULT_EMBEDDER_PATH = Path(__file__).resolve().with_name("diarization_embedder.npz")
 
@@ -599,10 +509,7 @@ def cluster_embeddings(embeddings: np.ndarray, weights: np.ndarray, options: Dia
     `separation` is kept (`clustering="average"` or `"spectral"` uses one only):
     average linkage tends to peel off one mood of one voice, spectral clustering
     to halve a voice that says little, and the split that puts the voices apart
-    is usually the better separated. On the tuning calls: two speakers 14.4 % ->
-    13.1 % (better in 14 calls, worse in 6 of 120, in each of the six seeds),
-    count given 13.6 % -> 12.4 %; spectral alone 13.0 % and 12.2 %, but on calm
-    calls (one mood per voice) 5.4 % -> 8.1 % where both ways keeps 5.4 %.
+    is usually the better separated (measured in `docs/studies/diarization_cepstral.md`).
     The count is
     `num_speakers` when given, else the smallest k (up to `max_speakers`) whose
     clusters' `residual_spread` is at most `spread_threshold` (tuned on development

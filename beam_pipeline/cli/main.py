@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +18,7 @@ def _run(argv: Sequence[str]) -> int:
     from beam_pipeline import options as opts
     from beam_pipeline.pipeline import run
 
-    from beam_pipeline.vertex_scoring import VertexEndpointError
+    from beam_pipeline.scoring.vertex import VertexEndpointError
 
     callmood_options, beam_args = opts.parse(argv)
     try:
@@ -31,7 +32,7 @@ def _run(argv: Sequence[str]) -> int:
 
 def _score(argv: Sequence[str]) -> int:
     from beam_pipeline.options import parse_channel_map
-    from beam_pipeline.score_file import score_file, turns_table
+    from beam_pipeline.cli.score_file import score_file, turns_table
 
     parser = argparse.ArgumentParser(prog="callmood score", description="print the scored turns of one recording")
     parser.add_argument("file", help="a recording (.wav .flac .mp3 .ogg .m4a); a sidecar beside it is used")
@@ -39,7 +40,7 @@ def _score(argv: Sequence[str]) -> int:
     parser.add_argument("--model-dir", default=None, help="model folder (default: the bundled model)")
     parser.add_argument("--channel-map", default="0=agent,1=customer", type=parse_channel_map)
     args = parser.parse_args(argv)
-    from beam_pipeline.prepare import StageError
+    from beam_pipeline.records import StageError
 
     try:
         result = score_file(args.file, model_dir=args.model_dir, channel_map=args.channel_map)
@@ -113,7 +114,7 @@ def _dashboard(argv: Sequence[str]) -> int:
 
 
 def _monitor(argv: Sequence[str]) -> int:
-    from beam_pipeline.monitor import main as monitor_main
+    from beam_pipeline.monitoring.monitor import main as monitor_main
 
     return monitor_main(argv)
 
@@ -134,6 +135,21 @@ COMMANDS = {"run": _run, "score": _score, "train": _train, "evaluate": _evaluate
             "looker": _looker, "monitor": _monitor, "model": _model}
 
 
+_WORKER_ENTRY = re.compile(r'message: "(?P<message>(?:[^"\\]|\\.)*)".*log_location: "(?P<where>[^"]*)"')
+
+
+def _job_lines_from_workers(record: logging.LogRecord) -> bool:
+    """Keeps a worker's log entry if the job wrote it (or it is a warning), rewritten to its message alone."""
+    match = _WORKER_ENTRY.search(record.getMessage())
+    if match is None:
+        return record.levelno >= logging.WARNING
+    if "beam_pipeline" not in match["where"] and (record.levelno < logging.WARNING or
+                                                   "semi_persistent_directory" in match["message"]):
+        return False   # the SDK worker's own chatter; its start-up warning about a directory it does not need
+    record.msg, record.args = "worker: %s", (match["message"].encode().decode("unicode_escape"),)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -142,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("apache_beam", "absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # With several worker processes the job's own lines (progress) arrive through Beam's
+    # logging service as one protobuf dump each: let those through, as their message only.
+    worker_logs = logging.getLogger("apache_beam.runners.portability.local_job_service")
+    worker_logs.setLevel(logging.INFO)
+    worker_logs.addFilter(_job_lines_from_workers)
     # RunInference warns through the root logger, on every model load, that it cannot
     # read memory usage on this platform: noise for the user.
     for handler in logging.getLogger().handlers:

@@ -10,9 +10,11 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipeline.rows import CallResult, ErrorResult
+from beam_pipeline.records import StageError
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult, error_result, processed_at
 
 LOG = logging.getLogger(__name__)
+MAX_REASON_CHARS = 500     # an errors.reason is read by a person; the rest of a long message is in the log
 
 
 class Sink(abc.ABC):
@@ -35,8 +37,12 @@ class Sink(abc.ABC):
         """Insert or update the row of one run."""
 
     @abc.abstractmethod
+    def mark_runs_died(self, runners: Sequence[str]) -> list[str]:
+        """Set status ``died`` on runs of these runners still marked ``running``; their run_ids."""
+
+    @abc.abstractmethod
     def write_run_metrics(self, run_id: str, computed_at: dt.datetime) -> int:
-        """Snapshot the nights this run wrote into run_metrics (see beam_pipeline.run_metrics); rows written."""
+        """Snapshot the nights this run wrote into run_metrics (see beam_pipeline.warehouse.run_metrics); rows written."""
 
     @abc.abstractmethod
     def apply_retention(self, retention_days: int, today: dt.date | None = None) -> None:
@@ -54,8 +60,10 @@ class WriteResults(beam.DoFn):
     half-written one), and the next run skips those and finishes the rest.
     """
 
-    def __init__(self, sink: Sink, write_every_calls: int, expected_recordings: int | None = None):
+    def __init__(self, sink: Sink, write_every_calls: int, expected_recordings: int | None = None,
+                 what: str = "calls"):
         self._sink = sink
+        self._what = what
         self._expected = expected_recordings
         self._write_every = write_every_calls
         self._calls_ok = Metrics.counter("callmood", "calls_ok")
@@ -81,7 +89,12 @@ class WriteResults(beam.DoFn):
         if not self._pending:
             return
         started = time.perf_counter()
-        self._sink.replace_calls(self._pending)
+        try:
+            self._sink.replace_calls(self._pending)
+        except Exception:  # one call's rows may be what the warehouse refuses: find it, keep the others
+            LOG.exception("a batch of %d recordings could not be written; writing them one by one",
+                          len(self._pending))
+            self._pending = [self._write_alone(result) for result in self._pending]
         self._write_ms.inc(int((time.perf_counter() - started) * 1000))
         for result in self._pending:
             if isinstance(result, CallResult):
@@ -91,9 +104,30 @@ class WriteResults(beam.DoFn):
             else:
                 self._calls_failed.inc()
         self._written += len(self._pending)
-        of_total = f" of {self._expected}" if self._expected else ""
-        LOG.info("written %d%s recordings so far", self._written, of_total)
+        # Counted per writer: calls and errors have a writer each, and so has every worker process.
+        of_total = f" ({self._expected} to do in this run)" if self._expected else ""
+        LOG.info("%s: written %d recordings so far%s", self._what, self._written, of_total)
         self._pending = []
+
+
+    def _write_alone(self, result: CallResult | ErrorResult) -> CallResult | ErrorResult:
+        """Writes one recording's rows; if the warehouse refuses them, an errors row saying so instead.
+
+        If the errors row cannot be written either, the warehouse itself is unusable and
+        the exception stops the run (its runs row says failed).
+        """
+        try:
+            self._sink.replace_calls([result])
+            return result
+        except Exception as exc:
+            row = result.call_row if isinstance(result, CallResult) else result.error_row
+            # The rows' strings are the suspects: the key is re-spelt so it is valid UTF-8 whatever it was.
+            uri = result.recording_uri.encode("utf-8", "backslashreplace").decode("utf-8")
+            reason = f"the warehouse refused this recording's rows: {type(exc).__name__}: {exc}"
+            failed = error_result(uri, StageError("write", reason[:MAX_REASON_CHARS]), row["run_id"],
+                                  row["model_version"], processed_at(), call_date=row.get("call_date"))
+            self._sink.replace_calls([failed])
+            return failed
 
 
 class FinishNight(beam.DoFn):
