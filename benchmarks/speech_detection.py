@@ -55,8 +55,8 @@ detector setting was tuned on. Signals synthesised for tuning use other seeds
     python benchmarks/speech_detection.py [--quick] [--speakers evaluation|development]
         [--data-root ../shared/data] [--turns-file path/to/turns.py]
 
-`--turns-file` loads another version of `beam_pipeline/turns.py` (say the one before
-a change, `git show REV:beam_pipeline/turns.py > /tmp/turns_old.py`) to compare.
+`--turns-file` loads another version of `beam_pipeline/segment/turns.py` (say the one before
+a change, `git show REV:beam_pipeline/segment/turns.py > /tmp/turns_old.py`) to compare.
 """
 from __future__ import annotations
 
@@ -480,7 +480,7 @@ def score_call(call: Call, turns, mask: np.ndarray) -> Tally:
 
 def load_turns_module(path: str | None):
     if path is None:
-        from beam_pipeline import turns
+        from beam_pipeline.segment import turns
         return turns
     spec = importlib.util.spec_from_file_location("turns_under_test", path)
     module = importlib.util.module_from_spec(spec)
@@ -494,7 +494,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="every 5th cell of the grid, one non-speech level")
     parser.add_argument("--speakers", choices=("evaluation", "development"), default="evaluation")
     parser.add_argument("--data-root", type=Path, default=Path(os.environ.get("CALLMOOD_DATA_ROOT", DEFAULT_DATA_ROOT)))
-    parser.add_argument("--turns-file", default=None, help="a turns.py to test instead of beam_pipeline.turns")
+    parser.add_argument("--turns-file", default=None, help="a turns.py to test instead of beam_pipeline.segment.turns")
     parser.add_argument("--seed", type=int, default=None, help="default 15 (evaluation) / 1015 (development)")
     parser.add_argument("--reference", choices=("clips", "speech"), default="clips",
                         help="reference speech: whole clip spans (default), or the clean clips' own speech frames")

@@ -17,7 +17,7 @@ import soxr
 
 import benchmarks.speech_detection as bench
 from benchmarks.simulated_calls import DEFAULT_DATA_ROOT, read_manifest
-from beam_pipeline.turns import TurnOptions, mono_turns, stereo_turns
+from beam_pipeline.segment.turns import TurnOptions, mono_turns, stereo_turns
 
 DATA_ROOT = Path(os.environ.get("CALLMOOD_DATA_ROOT", DEFAULT_DATA_ROOT))
 needs_corpus = pytest.mark.skipif(not (DATA_ROOT / "manifest.csv").exists(),
