@@ -1,4 +1,4 @@
-"""From a recording's bytes to speaker turns ready for the model: decode, cut turns, make windows.
+"""From a recording (its bytes, or a file object opened on it) to speaker turns ready for the model: decode, cut turns, make windows.
 
 A pure function of its inputs (no Beam, no I/O) so `callmood score` and the
 pipeline run exactly the same code, and tests can call it directly. Every way a
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable, Mapping
+from typing import BinaryIO, Callable, Mapping
 
 import numpy as np
 
@@ -57,11 +57,21 @@ class PreparedCall:
     windows: tuple[np.ndarray, ...]     # per turn: float32 (n_windows, frames, mels)
 
 
+_DUAL_MONO_BLOCK = 1 << 20        # samples per channel compared at a time: temporaries stay a few MB
+
+
 def _is_dual_mono(channels: np.ndarray) -> bool:
-    """Both channels carry the same signal (a mono recording saved as stereo): not two sides of a call."""
-    difference = float(np.mean((channels[0] - channels[1]) ** 2))
-    level = float(np.mean(channels[0] ** 2)) + 1e-12
-    return difference < 1e-4 * level
+    """Both channels carry the same signal (a mono recording saved as stereo): not two sides of a call.
+
+    Summed block by block, so a three-hour call costs no temporary of its own size.
+    """
+    difference = level = 0.0
+    for start in range(0, channels.shape[1], _DUAL_MONO_BLOCK):
+        left = channels[0, start:start + _DUAL_MONO_BLOCK]
+        delta = left - channels[1, start:start + _DUAL_MONO_BLOCK]
+        difference += float(np.dot(delta, delta))
+        level += float(np.dot(left, left))
+    return difference < 1e-4 * (level + 1e-12 * channels.shape[1])
 
 
 class _StageTimer:
@@ -89,10 +99,13 @@ def _roles(identity: CallIdentity, n_channels: int, default_map: Mapping[int, st
     return mapping
 
 
-def prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, options: CallmoodOptions,
+def prepare_call(data: bytes | BinaryIO, recording_uri: str, identity: CallIdentity, options: CallmoodOptions,
                  spec: FeatureSpec, stage_timer: Callable[[str, float], None] | None = None) -> PreparedCall:
     """Decode, cut into speaker turns and compute each turn's model windows.
 
+    `data` is best a file object (Beam's `ReadableFile.open()`, or `open(path, "rb")`):
+    the decoder then reads it in blocks and never holds the file's bytes, which for
+    a long high-rate recording are larger than the decoded call (see decode.py).
     `stage_timer(stage, seconds)`, if given, is told how long each stage took: the
     pipeline feeds it to Beam metrics, which is how the benchmark splits time by stage.
     """
