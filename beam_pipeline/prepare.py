@@ -13,6 +13,7 @@ from typing import BinaryIO, Callable, Mapping
 
 import numpy as np
 
+from beam_pipeline.audio.dc import remove_dc_in_place
 from beam_pipeline.audio.decode import AudioDecodeError, decode_audio
 from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.records import StageError
@@ -118,6 +119,7 @@ def prepare_call(data: bytes | BinaryIO, recording_uri: str, identity: CallIdent
     if audio.duration_s < options.min_duration_s:
         raise StageError("decode", f"recording is {audio.duration_s:.2f} s long, under the "
                                    f"{options.min_duration_s:.1f} s minimum")
+    remove_dc_in_place(audio.channels, audio.sample_rate_hz)   # before any level is measured
     timer.lap("decode")
     roles = _roles(identity, audio.n_channels, options.channel_map)
     channels = audio.channels
