@@ -59,6 +59,7 @@ class PreparedCall:
 
 
 _DUAL_MONO_BLOCK = 1 << 20        # samples per channel compared at a time: temporaries stay a few MB
+_NOISE_NOT_SILENCE_DBFS = -45.0   # a recording with no turns this loud is noise, not silence
 
 
 def _is_dual_mono(channels: np.ndarray) -> bool:
@@ -73,6 +74,25 @@ def _is_dual_mono(channels: np.ndarray) -> bool:
         difference += float(np.dot(delta, delta))
         level += float(np.dot(left, left))
     return difference < 1e-4 * (level + 1e-12 * channels.shape[1])
+
+
+def _no_speech_reason(channels: np.ndarray, duration_s: float) -> str:
+    """Why a recording gave no turn: silence, or noise loud enough that it is not silence.
+
+    The VAD finds speech as frames well above a line's own noise floor, so steady
+    noise at any level (a line with no one on it, a hiss at full scale) has no
+    speech; calling a full-scale noise "silent" sends whoever reads the errors
+    table looking for the wrong fault.
+    """
+    peak = max(float(np.max(channels)), -float(np.min(channels)))
+    peak_dbfs = 20 * np.log10(peak + 1e-12)
+    mean_square = max(float(np.dot(row, row)) / max(1, row.size) for row in channels)
+    level_dbfs = 10 * np.log10(mean_square + 1e-12)
+    if level_dbfs > _NOISE_NOT_SILENCE_DBFS:
+        return (f"no speech found in {duration_s:.1f} s of loud noise (level {level_dbfs:.0f} dBFS, "
+                f"peak {peak_dbfs:.0f} dBFS): nothing rises above the noise, check the line or the recorder")
+    return (f"no speech found in {duration_s:.1f} s (level {level_dbfs:.0f} dBFS, "
+            f"peak level {peak_dbfs:.0f} dBFS): silent or empty recording")
 
 
 class _StageTimer:
@@ -132,9 +152,7 @@ def prepare_call(data: bytes | BinaryIO, recording_uri: str, identity: CallIdent
                                DiarizationOptions(num_speakers=options.mono_speakers,
                                                   first_speaker_role=options.mono_first_speaker_agent))
     if not turns:
-        peak_dbfs = 20 * np.log10(float(np.max(np.abs(audio.channels))) + 1e-12)
-        raise StageError("segment", f"no speech found in {audio.duration_s:.1f} s "
-                                    f"(peak level {peak_dbfs:.0f} dBFS): silent or empty recording")
+        raise StageError("segment", _no_speech_reason(audio.channels, audio.duration_s))
     stats = conversation_stats(turns, audio.duration_s)
     timer.lap("segment")
     call = CallContext(recording_uri=recording_uri, identity=identity, duration_s=audio.duration_s,

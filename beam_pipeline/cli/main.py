@@ -18,11 +18,12 @@ def _run(argv: Sequence[str]) -> int:
     from beam_pipeline.pipeline import run
 
     from beam_pipeline.scoring.vertex import VertexEndpointError
+    from beam_pipeline.warehouse.duckdb_sink import UnusableOutputError
 
     callmood_options, beam_args = opts.parse(argv)
     try:
         summary = run(callmood_options, beam_args)
-    except VertexEndpointError as exc:   # --scorer vertex misconfigured: found before anything was read
+    except (VertexEndpointError, UnusableOutputError) as exc:   # found before any audio was read
         print(f"callmood run: {exc}", file=sys.stderr)
         return 2
     print(summary.text())
@@ -41,11 +42,16 @@ def _score(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     from beam_pipeline.records import StageError
 
+    from beam_pipeline.cli.score_file import NotARecordingFile
+
     try:
         result = score_file(args.file, model_dir=args.model_dir, channel_map=args.channel_map)
     except StageError as exc:
         print(f"callmood score: {args.file}: {exc.stage}: {exc.reason}", file=sys.stderr)
         return 1
+    except NotARecordingFile as exc:
+        print(f"callmood score: {args.file}: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({"call": result.call_row, "turns": list(result.segment_rows)}, indent=2, default=str))
     else:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import posixpath
 import re
 from pathlib import Path
 from typing import Callable, Mapping
 
+from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 _DATE_IN_PATH = re.compile(r"(20\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])")
@@ -149,15 +151,29 @@ def read_identity(recording_path: str, last_modified_s: float | None,
         dt.datetime.fromtimestamp(last_modified_s, dt.timezone.utc).date() if last_modified_s
         else dt.datetime.now(dt.timezone.utc).date())
     for candidate in sidecar_candidates(recording_path):
+        if is_local_path(candidate) and os.path.islink(candidate) and not os.path.exists(candidate):
+            raise SidecarError(f"sidecar {posixpath.basename(candidate)} is a symbolic link to nothing")
         if FileSystems.exists(candidate):
-            with FileSystems.open(candidate) as handle:
-                data = handle.read()
+            try:
+                with FileSystems.open(candidate) as handle:
+                    data = handle.read()
+            except (OSError, BeamIOError) as exc:   # present but unreadable: the call must not go unlabelled
+                raise SidecarError(f"sidecar {posixpath.basename(candidate)} could not be read: "
+                                   f"{_os_reason(exc)}") from exc
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise SidecarError("sidecar is not UTF-8 text") from exc
             return parse_sidecar(text, recording_path, fallback_date, hash_caller_id)
     return CallIdentity(call_id=call_id_from_path(recording_path), call_date=fallback_date)
+
+
+def _os_reason(exc: Exception) -> str:
+    """"Permission denied" rather than a library's wrapped message with the full path in it."""
+    for error in (exc, exc.__cause__, exc.__context__, *getattr(exc, "exception_details", {}).values()):
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror
+    return type(exc).__name__
 
 
 def is_local_path(path: str) -> bool:
