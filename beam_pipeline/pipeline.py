@@ -23,6 +23,8 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.records import RunContext
 from beam_pipeline.scoring import scoring_handler
+from beam_pipeline.sources.claims import ContestedCallIds
+from beam_pipeline.sources.listing import MatchRecordings, check_input, problem_error
 from beam_pipeline.sources.pseudonyms import CallerIdHasher
 from beam_pipeline.sources.recordings import is_recording, recording_pattern
 from beam_pipeline.steps import ERRORS, AssembleCalls, PrepareRecording
@@ -49,22 +51,25 @@ def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: Ru
             return False
         return True
 
+    matched = pipeline | "MatchRecordings" >> MatchRecordings(options.input)
+    recordings = matched["recordings"] | "KeepAudioFiles" >> beam.Filter(lambda metadata: is_recording(metadata.path))
+    contested = recordings | "ContestedCallIds" >> ContestedCallIds()
     prepared = (
-        pipeline
-        | "MatchRecordings" >> fileio.MatchFiles(recording_pattern(options.input), empty_match_treatment="ALLOW")
-        | "KeepAudioFiles" >> beam.Filter(lambda metadata: is_recording(metadata.path))
+        recordings
         | "SkipProcessed" >> beam.Filter(not_done)
         | "ReadRecordings" >> fileio.ReadMatches()
-        | "DecodeAndCutTurns" >> beam.ParDo(PrepareRecording(options, run, model_info)).with_outputs(
+        | "DecodeAndCutTurns" >> beam.ParDo(PrepareRecording(options, run, model_info),
+                                            contested_call_ids=beam.pvalue.AsSingleton(contested)).with_outputs(
             ERRORS, main="turns")
     )
+    unreachable = matched["problems"] | "UnreachableAsErrors" >> beam.Map(problem_error, run)
     calls = (
         prepared.turns
         | "ScoreTurns" >> RunInference(handler or scoring_handler(options, model_info))
         | "AssembleCalls" >> beam.ParDo(AssembleCalls(run))
     )
     (
-        (calls, prepared[ERRORS])
+        (calls, prepared[ERRORS], unreachable)
         | "CallsAndErrors" >> beam.Flatten()
         | "WriteWarehouse" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings))
         | "AllWritten" >> beam.combiners.Count.Globally()
@@ -118,6 +123,7 @@ def _counters(result) -> dict[str, int]:
 
 def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSummary:
     """Runs the job to completion and records it in the runs table; the same entry serves CLI and tests."""
+    check_input(options.input)      # a missing night is an error, not a quiet night
     beam_args = list(beam_args or [])
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args.append("--runner=FnApiRunner")
