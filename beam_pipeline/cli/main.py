@@ -34,7 +34,7 @@ def _run(argv: Sequence[str]) -> int:
 
 def _score(argv: Sequence[str]) -> int:
     from beam_pipeline.options import parse_channel_map
-    from beam_pipeline.cli.score_file import score_file, turns_table
+    from beam_pipeline.cli.score_file import NotARecordingFile, score_file, turns_table
 
     parser = argparse.ArgumentParser(prog="callmood score", description="print the scored turns of one recording")
     parser.add_argument("file", help="a recording (.wav .flac .mp3 .ogg .m4a); a sidecar beside it is used")
@@ -43,8 +43,6 @@ def _score(argv: Sequence[str]) -> int:
     parser.add_argument("--channel-map", default="0=agent,1=customer", type=parse_channel_map)
     args = parser.parse_args(argv)
     from beam_pipeline.records import StageError
-
-    from beam_pipeline.cli.score_file import NotARecordingFile
 
     try:
         result = score_file(args.file, model_dir=args.model_dir, channel_map=args.channel_map)
