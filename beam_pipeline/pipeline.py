@@ -24,9 +24,9 @@ from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.records import RunContext
 from beam_pipeline.scoring import scoring_handler
 from beam_pipeline.sources.claims import ContestedCallIds
-from beam_pipeline.sources.listing import MatchRecordings, check_input, problem_error
+from beam_pipeline.sources.listing import MatchRecordings, check_input, list_local_folder, problem_error
 from beam_pipeline.sources.pseudonyms import CallerIdHasher
-from beam_pipeline.sources.recordings import is_recording, recording_pattern
+from beam_pipeline.sources.recordings import is_recording, local_folder, recording_pattern
 from beam_pipeline.steps import ERRORS, AssembleCalls, PrepareRecording
 from beam_pipeline.warehouse import open_sink
 from beam_pipeline.warehouse.sink import FinishNight, Sink, WriteResults
@@ -100,10 +100,18 @@ class RunSummary:
                 f"({self.realtime_factor:.0f}x real time); model {self.model_version}; results in {self.output}")
 
 
-def _count_to_do(pattern: str, done: frozenset[str]) -> int | None:
-    """How many recordings this run will process, for progress lines; None if the store cannot say cheaply."""
+def _count_to_do(input_path: str, done: frozenset[str]) -> int | None:
+    """How many recordings this run will process, for progress lines; None if the store cannot say cheaply.
+
+    A local folder is counted as MatchRecordings lists it (symlinked folders followed).
+    """
     try:
-        matched = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list if is_recording(m.path)]
+        folder = local_folder(input_path)
+        if folder is not None:
+            matched = [m.path for m in list_local_folder(str(folder)).recordings]
+        else:
+            matched = [m.path for r in FileSystems.match([recording_pattern(input_path)]) for m in r.metadata_list
+                       if is_recording(m.path)]
     except Exception:  # progress is a nicety: never fail a run over it
         return None
     to_do = sum(path not in done for path in matched)
@@ -138,7 +146,7 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
     sink = open_sink(options.output)
     sink.ensure_tables()
     done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
-    to_do = _count_to_do(recording_pattern(options.input), done)
+    to_do = _count_to_do(options.input, done)
     started_at = dt.datetime.now(dt.timezone.utc)
     runner = pipeline_options.get_all_options().get("runner") or "FnApiRunner"
     run_row = {"run_id": run_ctx.run_id, "started_at": started_at, "status": "running", "runner": runner,
