@@ -120,8 +120,8 @@ def test_a_symlinked_folder_is_read_once_and_a_loop_is_not_followed(night):
 
 @pytest.mark.parametrize("name, words", [
     ("locked", "folder could not be listed (Permission denied)"),
-    ("dangling.wav", "symbolic link to"),
-    ("missing_folder", "which does not exist"),
+    ("dangling.wav", "recording is a symbolic link whose target does not exist"),
+    ("missing_folder", "folder is a symbolic link whose target does not exist"),
     ("loop.wav", "symbolic link loop"),
 ])
 def test_what_cannot_be_reached_is_an_errors_row(night, name, words):

@@ -141,8 +141,8 @@ def _recording_or_problem(path: str) -> FileMetadata | ListingProblem | None:
         what = "recording" if is_recording(path) else "folder"
         if error.errno == getattr(os, "ELOOP", 40):
             return ListingProblem(path, f"{what} is a symbolic link loop: nothing was read")
-        return ListingProblem(path, f"{what} is a symbolic link to {os.readlink(path)!r}, which does not exist: "
-                                    f"nothing was read")
+        # the target is not quoted: a path can hold a phone number, and the reason reaches the warehouse
+        return ListingProblem(path, f"{what} is a symbolic link whose target does not exist: nothing was read")
     if not is_recording(path):
         return None                     # a link to something that exists but is not a folder os.walk entered
     if not stat.S_ISREG(status.st_mode):
