@@ -152,14 +152,13 @@ def read_identity(recording_path: str, last_modified_s: float | None,
         else dt.datetime.now(dt.timezone.utc).date())
     for candidate in sidecar_candidates(recording_path):
         if is_local_path(candidate) and os.path.islink(candidate) and not os.path.exists(candidate):
-            raise SidecarError(f"sidecar {posixpath.basename(candidate)} is a symbolic link to nothing")
+            raise SidecarError("sidecar is a symbolic link to nothing")   # no name quoted: it may hold a number
         if FileSystems.exists(candidate):
             try:
                 with FileSystems.open(candidate) as handle:
                     data = handle.read()
             except (OSError, BeamIOError) as exc:   # present but unreadable: the call must not go unlabelled
-                raise SidecarError(f"sidecar {posixpath.basename(candidate)} could not be read: "
-                                   f"{_os_reason(exc)}") from exc
+                raise SidecarError(f"sidecar could not be read: {_os_reason(exc)}") from exc
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
