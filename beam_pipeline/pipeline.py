@@ -24,8 +24,10 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.records import RunContext
 from beam_pipeline.scoring import scoring_handler
+from beam_pipeline.sources.claims import ContestedCallIds
+from beam_pipeline.sources.listing import MatchRecordings, check_input, list_local_folder, problem_error
 from beam_pipeline.sources.pseudonyms import CallerIdHasher
-from beam_pipeline.sources.recordings import is_recording, recording_pattern
+from beam_pipeline.sources.recordings import is_recording, local_folder, recording_pattern
 from beam_pipeline.steps import ERRORS, AssembleCalls, PrepareRecording
 from beam_pipeline.warehouse import open_sink
 from beam_pipeline.warehouse.run_lock import LOCAL_RUNNERS, LocalRunLock
@@ -52,16 +54,18 @@ def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: Ru
             return False
         return True
 
+    matched = pipeline | "MatchRecordings" >> MatchRecordings(options.input)
+    recordings = matched["recordings"] | "KeepAudioFiles" >> beam.Filter(lambda metadata: is_recording(metadata.path))
+    contested = recordings | "ContestedCallIds" >> ContestedCallIds()
     prepared = (
-        pipeline
-        | "MatchRecordings" >> fileio.MatchFiles(recording_pattern(options.input), empty_match_treatment="ALLOW")
-        | "KeepAudioFiles" >> beam.Filter(lambda metadata: is_recording(metadata.path))
+        recordings
         | "SkipProcessed" >> beam.Filter(not_done)
         # The matches come out of one element (the pattern): without a shuffle every recording
         # would be read, scored and written by the one worker that expanded it.
         | "SpreadRecordings" >> beam.Reshuffle()
         | "ReadRecordings" >> fileio.ReadMatches()
-        | "DecodeAndCutTurns" >> beam.ParDo(PrepareRecording(options, run, model_info)).with_outputs(
+        | "DecodeAndCutTurns" >> beam.ParDo(PrepareRecording(options, run, model_info),
+                                            contested_call_ids=beam.pvalue.AsSingleton(contested)).with_outputs(
             ERRORS, main="turns")
     )
     written_calls = (
@@ -75,8 +79,13 @@ def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: Ru
         | "WriteErrors" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings,
                                                    what="errors"))
     )
+    written_unreachable = (
+        matched["problems"]
+        | "UnreachableAsErrors" >> beam.Map(problem_error, run)
+        | "WriteUnreachable" >> beam.ParDo(WriteResults(sink, options.write_every_calls, what="unreachable files"))
+    )
     (
-        (written_calls, written_errors)
+        (written_calls, written_errors, written_unreachable)
         | "AllWritten" >> beam.Flatten()
         | "CountWritten" >> beam.combiners.Count.Globally()
         | "FinishNight" >> beam.ParDo(FinishNight(sink, run.run_id, options.retention_days))
@@ -106,10 +115,18 @@ class RunSummary:
                 f"({self.realtime_factor:.0f}x real time); model {self.model_version}; results in {self.output}")
 
 
-def _count_to_do(pattern: str, done: frozenset[str]) -> int | None:
-    """How many recordings this run will process, for progress lines; None if the store cannot say cheaply."""
+def _count_to_do(input_path: str, done: frozenset[str]) -> int | None:
+    """How many recordings this run will process, for progress lines; None if the store cannot say cheaply.
+
+    A local folder is counted as MatchRecordings lists it (symlinked folders followed).
+    """
     try:
-        matched = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list if is_recording(m.path)]
+        folder = local_folder(input_path)
+        if folder is not None:
+            matched = [m.path for m in list_local_folder(str(folder)).recordings]
+        else:
+            matched = [m.path for r in FileSystems.match([recording_pattern(input_path)]) for m in r.metadata_list
+                       if is_recording(m.path)]
     except Exception:  # progress is a nicety: never fail a run over it
         return None
     to_do = sum(path not in done for path in matched)
@@ -154,6 +171,7 @@ def _pipeline_options(options: CallmoodOptions, beam_args: list[str], to_do: int
 
 def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSummary:
     """Runs the job to completion and records it in the runs table; the same entry serves CLI and tests."""
+    check_input(options.input)      # a missing night is an error, not a quiet night
     model_info = ModelInfo.read(options.model_dir)
     run_ctx = RunContext(run_id=uuid.uuid4().hex[:12], model_version=model_info.model_version,
                          classes=model_info.classes)
@@ -168,7 +186,7 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
             for run_id in sink.mark_runs_died(LOCAL_RUNNERS):
                 LOG.warning("run %s was killed before it finished: marked died in the runs table", run_id)
         done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
-        to_do = _count_to_do(recording_pattern(options.input), done)
+        to_do = _count_to_do(options.input, done)
         pipeline_options = _pipeline_options(options, beam_args or [], to_do)
         return _execute(pipeline_options, options, sink, run_ctx, model_info, done, to_do, handler)
 

@@ -23,6 +23,7 @@ from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.prepare import prepare_call
 from beam_pipeline.records import RunContext, StageError
 from beam_pipeline.scoring.base import ScoringFailure
+from beam_pipeline.sources.claims import contested_error
 from beam_pipeline.sources.pseudonyms import CallerIdHasher
 from beam_pipeline.sources.recordings import SidecarError, read_identity
 from beam_pipeline.warehouse.rows import ErrorResult, ScoredTurn, call_result, error_result, processed_at
@@ -48,7 +49,8 @@ class PrepareRecording(beam.DoFn):
     def _time_stage(self, stage: str, seconds: float) -> None:
         self._stage_ms[stage].inc(int(seconds * 1000))
 
-    def process(self, readable: fileio.ReadableFile) -> Iterable:
+    def process(self, readable: fileio.ReadableFile, contested_call_ids=None) -> Iterable:
+        """`contested_call_ids`: {call_id: n} of ids several sidecars claim (sources/claims.py), a side input."""
         uri = readable.metadata.path
         self._recordings.inc()
         identity = None
@@ -57,17 +59,21 @@ class PrepareRecording(beam.DoFn):
                 identity = read_identity(uri, readable.metadata.last_updated_in_seconds, self._hash_caller_id)
             except SidecarError as exc:
                 raise StageError("sidecar", str(exc)) from exc
+            rival = contested_error(identity, uri, contested_call_ids or {})
+            if rival is not None:
+                raise rival
             max_bytes = self._options.max_duration_s * 48000 * 2 * 4
             if readable.metadata.size_in_bytes > max_bytes:
                 raise StageError("read", f"file is {readable.metadata.size_in_bytes / 1e9:.1f} GB, more than "
                                          f"{self._options.max_duration_s / 3600:.1f} h of any audio format")
             read_started = time.perf_counter()
             try:
-                data = readable.read()
+                handle = readable.open()     # streamed: the decoder reads it in blocks, never the whole file
             except Exception as exc:  # an unreadable object must not stop the night
                 raise StageError("read", f"could not read the file: {exc}") from exc
             self._time_stage("read", time.perf_counter() - read_started)
-            prepared = prepare_call(data, uri, identity, self._options, self._spec, self._time_stage)
+            with handle:
+                prepared = prepare_call(handle, uri, identity, self._options, self._spec, self._time_stage)
         except StageError as exc:
             yield beam.pvalue.TaggedOutput(ERRORS, self._error(uri, exc, identity))
             return

@@ -19,11 +19,14 @@ def _run(argv: Sequence[str]) -> int:
     from beam_pipeline.pipeline import run
 
     from beam_pipeline.scoring.vertex import VertexEndpointError
+    from beam_pipeline.sources.listing import InputError, check_input
+    from beam_pipeline.warehouse.duckdb_sink import UnusableOutputError
 
     callmood_options, beam_args = opts.parse(argv)
     try:
+        check_input(callmood_options.input)   # a missing night is not a quiet one
         summary = run(callmood_options, beam_args)
-    except VertexEndpointError as exc:   # --scorer vertex misconfigured: found before anything was read
+    except (VertexEndpointError, InputError, UnusableOutputError) as exc:   # found before any audio was read
         print(f"callmood run: {exc}", file=sys.stderr)
         return 2
     print(summary.text())
@@ -32,7 +35,7 @@ def _run(argv: Sequence[str]) -> int:
 
 def _score(argv: Sequence[str]) -> int:
     from beam_pipeline.options import parse_channel_map
-    from beam_pipeline.cli.score_file import score_file, turns_table
+    from beam_pipeline.cli.score_file import NotARecordingFile, score_file, turns_table
 
     parser = argparse.ArgumentParser(prog="callmood score", description="print the scored turns of one recording")
     parser.add_argument("file", help="a recording (.wav .flac .mp3 .ogg .m4a); a sidecar beside it is used")
@@ -47,6 +50,9 @@ def _score(argv: Sequence[str]) -> int:
     except StageError as exc:
         print(f"callmood score: {args.file}: {exc.stage}: {exc.reason}", file=sys.stderr)
         return 1
+    except NotARecordingFile as exc:
+        print(f"callmood score: {args.file}: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({"call": result.call_row, "turns": list(result.segment_rows)}, indent=2, default=str))
     else:

@@ -18,17 +18,51 @@ from ser_model.features import combine_window_probabilities
 from ser_model.inference import DEFAULT_MODEL_DIR, EmotionScorer, ModelInfo
 
 
+class NotARecordingFile(ValueError):
+    """The path given to `callmood score` is not a file that can be opened (missing, a folder, a link loop)."""
+
+
+def _checked_path(path: str) -> str:
+    """The absolute path of a regular file, or NotARecordingFile saying in one line what it is instead.
+
+    Checked before the model loads, so a typo costs no TensorFlow start-up and
+    prints no traceback.
+    """
+    try:
+        resolved = Path(path).resolve(strict=True)
+    except FileNotFoundError as exc:
+        what = "is a symbolic link to nothing" if os.path.islink(path) else "does not exist"
+        raise NotARecordingFile(what) from exc
+    except (RuntimeError, OSError) as exc:      # RuntimeError: Python 3.11's "Symlink loop from ..."
+        raise NotARecordingFile("is a symbolic link loop" if "loop" in str(exc).lower()
+                                else f"cannot be opened ({getattr(exc, 'strerror', None) or exc})") from exc
+    if resolved.is_dir():
+        raise NotARecordingFile("is a folder: give one recording (callmood run --input takes folders)")
+    if not resolved.is_file():
+        raise NotARecordingFile("is not a regular file")
+    return str(resolved)
+
+
 def score_file(path: str, *, model_dir: str | None = None,
                channel_map: Mapping[int, str] = DEFAULT_CHANNEL_MAP) -> CallResult:
-    """Scored rows of one local recording; raises StageError where the job would write an error row."""
-    path = str(Path(path).resolve())
+    """Scored rows of one local recording; raises StageError where the job would write an error row.
+
+    Raises NotARecordingFile when `path` is not a file at all (missing, a folder,
+    a symbolic link loop): there is no recording to have a stage fail on.
+    """
+    path = _checked_path(path)
     info = ModelInfo.read(model_dir or DEFAULT_MODEL_DIR)
     options = CallmoodOptions(input=path, model_dir=str(info.model_dir), channel_map=dict(channel_map))
     try:
         identity = read_identity(path, os.path.getmtime(path), refuse_unkeyed_numbers=False)   # prints, stores nothing
     except SidecarError as exc:
         raise StageError("sidecar", str(exc)) from exc
-    prepared = prepare_call(Path(path).read_bytes(), path, identity, options, info.spec)
+    try:
+        handle = open(path, "rb")       # streamed: a long recording's bytes are never held whole
+    except OSError as exc:
+        raise StageError("read", f"could not read the file ({exc.strerror or exc})") from exc
+    with handle:
+        prepared = prepare_call(handle, path, identity, options, info.spec)
     per_turn = EmotionScorer(info).predict_stacks(prepared.windows)
     scored = [ScoredTurn(ref, combine_window_probabilities(probabilities, ref.window_weights))
               for ref, probabilities in zip(prepared.turns, per_turn)]

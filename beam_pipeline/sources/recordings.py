@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import posixpath
 import re
 from pathlib import Path
 from typing import Callable, Mapping
 
+from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 from beam_pipeline.records import StageError
@@ -227,8 +229,11 @@ def _check_path(recording_path: str, pseudonymise: PhoneNumberPseudonymiser, ref
 
 def _read_sidecar_text(candidate: str) -> str:
     """The sidecar's text, read no further than MAX_SIDECAR_BYTES + 1: a huge file is refused before parsing."""
-    with FileSystems.open(candidate) as handle:
-        data = handle.read(MAX_SIDECAR_BYTES + 1)
+    try:
+        with FileSystems.open(candidate) as handle:
+            data = handle.read(MAX_SIDECAR_BYTES + 1)
+    except (OSError, BeamIOError) as exc:   # present but unreadable: the call must not go unlabelled
+        raise SidecarError(f"sidecar could not be read: {_os_reason(exc)}") from exc
     if len(data) > MAX_SIDECAR_BYTES:
         raise SidecarError(f"sidecar is larger than {MAX_SIDECAR_BYTES // 1024} KiB: not a sidecar of ids")
     try:
@@ -254,6 +259,8 @@ def read_identity(recording_path: str, last_modified_s: float | None,
         dt.datetime.fromtimestamp(last_modified_s, dt.timezone.utc).date() if last_modified_s
         else dt.datetime.now(dt.timezone.utc).date())
     for candidate in sidecar_candidates(recording_path):
+        if is_local_path(candidate) and os.path.islink(candidate) and not os.path.exists(candidate):
+            raise SidecarError("sidecar is a symbolic link to nothing")   # no name quoted: it may hold a number
         if FileSystems.exists(candidate):
             try:
                 return parse_sidecar(_read_sidecar_text(candidate), recording_path, fallback_date, hash_caller_id)
@@ -262,6 +269,14 @@ def read_identity(recording_path: str, last_modified_s: float | None,
                 raise
     return CallIdentity(call_id=pseudonymise(call_id_from_path(recording_path)), call_date=fallback_date,
                         recording_uri=stored_recording_uri(recording_path, pseudonymise))
+
+
+def _os_reason(exc: Exception) -> str:
+    """"Permission denied" rather than a library's wrapped message with the full path in it."""
+    for error in (exc, exc.__cause__, exc.__context__, *getattr(exc, "exception_details", {}).values()):
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror
+    return type(exc).__name__
 
 
 def is_local_path(path: str) -> bool:

@@ -25,6 +25,10 @@ def arrow_table(table: str, rows: Sequence[dict]) -> pa.Table:
     return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
 
 
+class UnusableOutputError(RuntimeError):
+    """The output cannot take the night's rows (corrupt, not DuckDB, locked, not writable): stop before reading."""
+
+
 class DuckDBSink(Sink):
     """Opens the file per transaction, so a reader (or the next run) is never locked out for long."""
 
@@ -43,12 +47,28 @@ class DuckDBSink(Sink):
                 time.sleep(0.2)
 
     def ensure_tables(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            for table in TABLES:
-                con.execute(duckdb_ddl(table))
-            for view in VIEWS:   # CREATE OR REPLACE: a new release's views replace the old ones
-                con.execute(duckdb_view(view))
+        """Create what is missing, then prove the file is usable, before the run reads any audio.
+
+        A damaged DuckDB file can open, and even answer `done_recordings`, and
+        still fail the first write: a checksum error in a block of `segments`
+        that only the write's scan reaches. The night would then be scored in
+        full and lost. Hashing every value of every table once here finds such
+        damage up front (a hash, because DuckDB answers count() and min() from
+        statistics without reading the blocks); any failure becomes an
+        `UnusableOutputError` saying which file and why.
+        """
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as con:
+                for table in TABLES:
+                    con.execute(duckdb_ddl(table))
+                for view in VIEWS:   # CREATE OR REPLACE: a new release's views replace the old ones
+                    con.execute(duckdb_view(view))
+                for table in TABLES:
+                    con.execute(f"SELECT max(hash(COLUMNS(*))) FROM {table}").fetchall()   # reads every value
+        except (duckdb.Error, OSError) as exc:
+            raise UnusableOutputError(f"output {self.path} is not a usable DuckDB file: "
+                                      f"{' '.join(str(exc).split())[:300]}") from exc
 
     def done_recordings(self, model_version: str) -> set[str]:
         """Stored uris of the calls done, and the clear path of each that was pseudonymised (what a match yields)."""
