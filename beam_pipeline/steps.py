@@ -59,7 +59,7 @@ class PrepareRecording(beam.DoFn):
                 identity = read_identity(uri, readable.metadata.last_updated_in_seconds, self._hash_caller_id)
             except SidecarError as exc:
                 raise StageError("sidecar", str(exc)) from exc
-            rival = contested_error(identity, uri, contested_call_ids or {})
+            rival = contested_error(uri, contested_call_ids or {})
             if rival is not None:
                 raise rival
             max_bytes = self._options.max_duration_s * 48000 * 2 * 4

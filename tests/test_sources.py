@@ -64,3 +64,21 @@ def test_channel_map_flag():
     assert parse_channel_map('{"0": "agent"}') == {0: "agent"}
     with pytest.raises(ValueError):
         parse_channel_map("0=boss")
+
+
+def test_two_sidecars_claiming_one_phone_number_like_call_id_are_both_refused(tmp_path):
+    """Claims are compared as stated, so a call_id that the identity pseudonymises is still caught."""
+    import json
+
+    from beam_pipeline.sources.claims import contested, contested_error, sidecar_call_id
+
+    paths = []
+    for name, call_id in (("a.wav", "+44 20 7946 0958"), ("b.wav", "+44 20 7946 0958"), ("c.wav", "C-1")):
+        (tmp_path / name).write_bytes(b"")
+        (tmp_path / name).with_suffix(".json").write_text(json.dumps({"call_id": call_id}))
+        paths.append(str(tmp_path / name))
+    (tmp_path / "d.wav").with_suffix(".json").write_text('{"call_id": "X\\ud800Y"}')   # not text: no claim
+    paths.append(str(tmp_path / "d.wav"))
+    claims = contested([(sidecar_call_id(p), p) for p in paths if sidecar_call_id(p) is not None])
+    assert claims == {"+44 20 7946 0958": 2}
+    assert [contested_error(p, claims) is not None for p in paths] == [True, True, False, False]

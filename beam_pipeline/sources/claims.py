@@ -27,7 +27,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_pipeline.records import StageError
-from beam_pipeline.sources.recordings import CallIdentity, sidecar_candidates
+from beam_pipeline.sources.recordings import sidecar_candidates
+from beam_pipeline.sources.text import is_valid_text
 
 _MAX_SIDECAR_BYTES = 1 << 20     # an id is a few bytes; what is larger is not read twice here
 
@@ -47,7 +48,8 @@ def sidecar_call_id(recording_path: str) -> str | None:
         except Exception:  # noqa: BLE001 - any failure here is reported by read_identity, not here
             return None
         call_id = raw.get("call_id") if isinstance(raw, dict) else None
-        return call_id if isinstance(call_id, str) and call_id else None
+        # Not valid text (a lone surrogate): no claim, and read_identity files the sidecar as an error.
+        return call_id if isinstance(call_id, str) and call_id and is_valid_text(call_id) else None
     return None
 
 
@@ -59,14 +61,16 @@ def contested(claims: Iterable[tuple[str, str]]) -> dict[str, int]:
     return {call_id: len(uris) for call_id, uris in holders.items() if len(uris) > 1}
 
 
-def contested_error(identity: CallIdentity, recording_uri: str, contested_ids: Mapping[str, int]) -> StageError | None:
+def contested_error(recording_uri: str, contested_ids: Mapping[str, int]) -> StageError | None:
     """The error for a recording whose sidecar's call_id another recording of the run also claims.
 
     The reason does not quote the id (it may be personal data, and the row's
     call_id column holds it already).
     """
-    n_claims = contested_ids.get(identity.call_id, 0)
-    if n_claims < 2 or sidecar_call_id(recording_uri) != identity.call_id:
+    # Claims are compared as the sidecars state them: the identity's call_id may be pseudonymised.
+    claimed = sidecar_call_id(recording_uri)
+    n_claims = contested_ids.get(claimed, 0) if claimed is not None else 0
+    if n_claims < 2:
         return None
     return StageError("sidecar", f"{n_claims} recordings in this run have sidecars claiming the same call_id; "
                                  f"none of them is written (find them by this row's call_id)")
