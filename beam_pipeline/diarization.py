@@ -30,6 +30,30 @@ Apache-2.0, shipped as ONNX: `beam_pipeline.speaker_embedding`, `diarization_mod
    speaker inside a run; speech no window covers takes its nearest neighbour's speaker;
 6. speech edges (`pad_speech`), names, turns: as below.
 
+Measured (`benchmarks/diarization_der.py`, defaults: two-minute calls of held-out voices
+of six corpora, 12-35 dB SNR per side; DER with a 0.25 s collar, overlap scored), CAM++
+against the cepstral diarizer on the same calls:
+
+| case | campplus | cepstral |
+| --- | --- | --- |
+| 2 speakers, G.711, 40 calls | 18.3 % (median 5.0), count right 57 % | 23.6 % (median 22.9), 72 % |
+|   a man and a woman (14) | 16.7 % | 26.1 % |
+|   same sex (10) | 29.6 % | 23.2 % |
+|   sex not given (16: emotiontts, TurEV) | 12.5 % | 21.6 % |
+| 2 speakers, count given | 11.1 % (median 3.7) | 19.3 % (median 16.9) |
+|   a man and a woman / same sex / not given | 14.5 / 8.7 / 9.6 % | 24.2 / 17.1 / 16.4 % |
+| 2 speakers, MP3, 12 calls | 27.7 %, count right 50 % | 29.7 %, 42 % |
+|   count given | 14.7 % | 21.0 % |
+| 1 speaker, 20 recordings | 7.4 %, count right 90 % | 38.4 %, 15 % |
+| 3 speakers, 20 calls | 42.1 %, count right 30 % | 45.5 %, 35 % |
+| CPU per audio second (VAD + diarization + turns) | 8.2 ms (122x real time per core) | 0.39 ms |
+
+Missed speech is ~4 points of every two-speaker figure (7 for the mixed-sex calls; VAD at
+low SNR and overlap) and the same for both. What is left is the count (two voices
+whose split is as alike as one voice's two moods are called one: 11 of 40 two-speaker
+calls) and a few calls clustered by mood rather than voice (ASED, TurEV's single words):
+a deployment that knows its calls are two-party should pass the count.
+
 ``"cepstral"`` (the older, ~30x cheaper one; what follows is its description and its
 measurements): kept for deployments whose CPU budget cannot afford an embedding
 network; it confuses voices of the same sex far more often (see

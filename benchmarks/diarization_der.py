@@ -317,7 +317,6 @@ def main() -> None:
         print(f"{method}: CPU per second of audio over {cost['audio_s']:.0f} s: VAD {cost['vad_ms_per_s']:.3f} ms, "
               f"diarization {cost['diarize_ms_per_s']:.3f} ms, turns {cost['turns_ms_per_s']:.3f} ms; "
               f"all three {total_ms:.2f} ms ({1000 / max(total_ms, 1e-9):.0f}x real time per core)")
-    all_scores = [r for r in results if not r["case"].startswith(" ")]
     if args.json is not None:
         args.json.write_text(json.dumps({"speakers": speakers, "voices_used": used, "cases": results,
                                          "cpu": costs, "args": vars(args) | {"data_root": str(args.data_root),
@@ -326,7 +325,6 @@ def main() -> None:
                                                                              "json": str(args.json),
                                                                              "demo_calls": str(args.demo_calls)}},
                                         indent=1))
-    del all_scores
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from beam_pipeline import speaker_embedding as se
-from beam_pipeline.diarization import (DiarizationOptions, diarize, diarized_turns, speech_runs, split_windows)
+from beam_pipeline.diarization import (DiarizationOptions, cluster_windows, diarize, diarized_turns, speech_runs,
+                                       split_windows)
 from benchmarks.diarization_der import score
 from benchmarks.simulated_calls import DEFAULT_DATA_ROOT, CallPlan, read_manifest, simulate_call
 
@@ -179,6 +180,19 @@ def test_two_way_split_does_not_peel_off_an_outlier():
     unit = points / np.linalg.norm(points, axis=1, keepdims=True)
     labels = split_windows(unit, 2)
     assert np.unique(labels[:30]).size == 1 and np.unique(labels[30:55]).size == 1 and labels[0] != labels[30]
+
+
+def test_a_long_recordings_windows_are_clustered_on_a_sample_then_all_assigned():
+    rng = np.random.default_rng(8)
+    truth = rng.integers(0, 2, 5000)                 # more windows than are clustered at once
+    centres = np.eye(8)[:2]
+    points = centres[truth] + rng.normal(0, 0.25, (5000, 8))
+    unit = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+    labels = cluster_windows(unit, DiarizationOptions())
+    assert max(np.mean(labels == truth), np.mean(labels != truth)) > 0.99
+    one = rng.normal(0, 0.25, (300, 8)) + np.eye(8)[0]
+    one /= np.linalg.norm(one, axis=1, keepdims=True)
+    assert np.unique(cluster_windows(one.astype(np.float32), DiarizationOptions())).size == 1
 
 
 # --------------------------------------------------------------------------- diarization
