@@ -10,10 +10,10 @@ setup(
                                     "sql", "sql.*", "dashboards", "dashboards.*"]),
     package_data={
         "sql": ["tables/*.sql", "views/*.sql"],
-        "beam_pipeline": ["diarization_embedder.npz", "diarization_models/campplus.onnx",
-                          "diarization_models/campplus.onnx.sha256",
-                          "diarization_models/campplus_int8.onnx", "diarization_models/campplus_centre.npz",
-                          "diarization_models/NOTICE.md", "diarization_models/LICENSE-Apache-2.0.txt"],
+        "beam_pipeline": ["segment/diarization_embedder.npz", "segment/speaker_models/campplus.onnx",
+                          "segment/speaker_models/campplus.onnx.sha256", "segment/speaker_models/campplus_int8.onnx",
+                          "segment/speaker_models/campplus_centre.npz", "segment/speaker_models/NOTICE.md",
+                          "segment/speaker_models/LICENSE-Apache-2.0.txt"],
         "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json",
                       "artifacts/baseline_metrics.json"],
         "dashboards": ["looker/*.lkml", "looker/*.lookml", "looker/.lintconfig.yml"],
@@ -43,5 +43,5 @@ setup(
     ],
     extras_require={"test": ["pytest==9.2.0", "lkml==1.3.7", "selenium==4.51.0", "pyannote-core==6.1.0",
                              "pyannote-metrics==4.2.0", "python-hcl2==8.1.4"]},
-    entry_points={"console_scripts": ["callmood=beam_pipeline.cli:main"]},
+    entry_points={"console_scripts": ["callmood=beam_pipeline.cli.main:main"]},
 )

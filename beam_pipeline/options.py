@@ -10,15 +10,14 @@ import argparse
 import dataclasses
 import json
 import re
-from pathlib import Path
 from typing import Mapping, Sequence
 
-from beam_pipeline.privacy import DEFAULT_SALT_SOURCE, SALT_ENV, check_salt_source
-from beam_pipeline.turns import TurnOptions
+from beam_pipeline.sources.pseudonyms import DEFAULT_SALT_SOURCE, SALT_ENV, check_salt_source
+from beam_pipeline.segment.turns import TurnOptions
 from ser_model.inference import DEFAULT_MODEL_DIR
 
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac")
 DEFAULT_CHANNEL_MAP: Mapping[int, str] = {0: "agent", 1: "customer"}
+MONO_DIARIZERS: tuple[str, ...] = ("campplus", "cepstral")   # see beam_pipeline/segment/diarization.py
 SCORERS: tuple[str, ...] = ("local", "vertex")   # the bundled Keras model in-process, or a Vertex AI endpoint
 
 
@@ -49,6 +48,7 @@ class CallmoodOptions:
     reprocess: bool = False
     inference_batch_windows: int = 256
     write_every_calls: int = 20
+    workers: int | None = None                      # local runners: worker processes (None: one per core for a big night)
     retention_days: int | None = None               # None: keep rows until something else expires them
     caller_id_salt_source: str = DEFAULT_SALT_SOURCE   # where the salt is, never the salt itself
     scorer: str = "local"                           # one of SCORERS
@@ -58,6 +58,7 @@ class CallmoodOptions:
     vertex_api_endpoint: str = ""                   # API host override: Private Service Connect, or a test stand-in
     mono_speakers: int | None = None                # voices in every mono recording, when a deployment knows it
     mono_first_speaker_agent: bool = False          # inbound queues: who speaks first in a mono call is the agent
+    mono_diarizer: str = "campplus"                 # one of MONO_DIARIZERS
 
     def __post_init__(self):
         if self.scorer not in SCORERS:
@@ -114,7 +115,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mono-speakers", type=_speaker_count, default=None,
                         help="auto (default) or 1, 2, 3: how many voices each mono recording has, when every "
                              "recording of the input is alike (e.g. two-party calls); a known count avoids "
-                             "guessing it (two-speaker DER 21%% -> 16%% in benchmarks/diarization_der.py)")
+                             "guessing it (two-speaker DER 18%% -> 11%% in benchmarks/diarization_der.py)")
+    parser.add_argument("--mono-diarizer", choices=MONO_DIARIZERS, default="campplus",
+                        help="campplus (default): a pretrained speaker embedding, about 7-8 ms of CPU per second of "
+                             "mono audio; cepstral: the older diarizer, ~20x cheaper and much worse at telling "
+                             "voices apart (docs/studies/diarization_campplus.md)")
     parser.add_argument("--mono-first-speaker-agent", action="store_true",
                         help="in a two-speaker mono recording, call the first voice 'agent' and the other "
                              "'customer' (true of inbound queues, where the agent answers; not of outbound calls); "
@@ -125,6 +130,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score recordings again even if this model version already did; replaces their rows")
     parser.add_argument("--write-every-calls", type=int, default=20,
                         help="calls per warehouse transaction: what a killed run can lose at most")
+    parser.add_argument("--workers", type=_worker_count, default=None,
+                        help="on one machine: worker processes (default: one per core for a night of "
+                             "100+ recordings per core, one for a small night); ignored on Dataflow")
     parser.add_argument("--inference-batch-windows", type=int, default=256,
                         help="most 3 s windows per model call (a turn brings all its windows to one batch)")
     parser.add_argument("--retention-days", type=_positive_days, default=None,
@@ -153,10 +161,12 @@ def from_namespace(args: argparse.Namespace) -> CallmoodOptions:
         input=args.input, output=args.output, model_dir=args.model_dir, channel_map=args.channel_map,
         turns=turns, max_duration_s=args.max_duration_s, reprocess=args.reprocess,
         inference_batch_windows=args.inference_batch_windows, write_every_calls=args.write_every_calls,
+        workers=args.workers,
         retention_days=args.retention_days, caller_id_salt_source=args.caller_id_salt_source,
         scorer=args.scorer, vertex_endpoint=args.vertex_endpoint, vertex_project=args.vertex_project,
         vertex_region=args.vertex_region, vertex_api_endpoint=args.vertex_api_endpoint,
         mono_speakers=args.mono_speakers, mono_first_speaker_agent=args.mono_first_speaker_agent,
+        mono_diarizer=args.mono_diarizer,
     )
 
 
@@ -166,6 +176,13 @@ def _speaker_count(text: str) -> int | None:
     if text not in ("1", "2", "3"):
         raise argparse.ArgumentTypeError(f"--mono-speakers must be auto, 1, 2 or 3, got {text!r}")
     return int(text)
+
+
+def _worker_count(text: str) -> int:
+    workers = int(text)
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be at least 1, got {workers}")
+    return workers
 
 
 def _positive_days(text: str) -> int:
@@ -184,11 +201,3 @@ def parse(argv: Sequence[str]) -> tuple[CallmoodOptions, list[str]]:
         return from_namespace(args), beam_args
     except ValueError as exc:   # an invalid combination of flags: argparse's message and exit status 2
         parser.error(str(exc))
-
-
-def is_local_path(path: str) -> bool:
-    return "://" not in path
-
-
-def local_folder(path: str) -> Path | None:
-    return Path(path) if is_local_path(path) and Path(path).is_dir() else None

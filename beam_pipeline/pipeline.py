@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import time
 import uuid
-from typing import Iterable
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -20,134 +20,22 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_pipeline.options import CallmoodOptions
-from beam_pipeline.prepare import StageError, prepare_call, processed_at
-from beam_pipeline.privacy import CallerIdHasher
-from beam_pipeline.rows import ErrorResult, ScoredTurn, call_result, error_result
-from beam_pipeline.scoring import ScoringFailure, scoring_handler
-from beam_pipeline.sinks import open_sink
-from beam_pipeline.sinks.base import FinishNight, Sink, WriteResults
-from beam_pipeline.sources import SidecarError, is_recording, read_identity, recording_pattern
-from ser_model.features import combine_window_probabilities
+from beam_pipeline.records import RunContext
+from beam_pipeline.scoring import scoring_handler
+from beam_pipeline.sources.claims import ContestedCallIds
+from beam_pipeline.sources.listing import MatchRecordings, check_input, list_local_folder, problem_error
+from beam_pipeline.sources.pseudonyms import CallerIdHasher
+from beam_pipeline.sources.recordings import is_recording, local_folder, recording_pattern
+from beam_pipeline.steps import ERRORS, AssembleCalls, PrepareRecording
+from beam_pipeline.warehouse import open_sink
+from beam_pipeline.warehouse.run_lock import LOCAL_RUNNERS, LocalRunLock
+from beam_pipeline.warehouse.sink import FinishNight, Sink, WriteResults
 from ser_model.inference import ModelInfo
 
 LOG = logging.getLogger(__name__)
-ERRORS = "errors"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunContext:
-    """Per-run values every stage stamps into its rows."""
-
-    run_id: str
-    model_version: str
-    classes: tuple[str, ...]
-
-
-class PrepareRecording(beam.DoFn):
-    """Reads one matched recording and its sidecar; emits (TurnRef, windows) per turn, or one error."""
-
-    def __init__(self, options: CallmoodOptions, run: RunContext, model_info: ModelInfo):
-        self._options = options
-        self._run = run
-        self._spec = model_info.spec
-        self._hash_caller_id = CallerIdHasher(options.caller_id_salt_source)   # reads its salt in the worker
-        self._recordings = Metrics.counter("callmood", "recordings_read")
-        self._stage_ms = {stage: Metrics.counter("callmood", f"stage_ms_{stage}")
-                          for stage in ("read", "decode", "segment", "features")}
-
-    def _time_stage(self, stage: str, seconds: float) -> None:
-        self._stage_ms[stage].inc(int(seconds * 1000))
-
-    def process(self, readable: fileio.ReadableFile) -> Iterable:
-        uri = readable.metadata.path
-        self._recordings.inc()
-        identity = None
-        try:
-            try:
-                identity = read_identity(uri, readable.metadata.last_updated_in_seconds, self._hash_caller_id)
-            except SidecarError as exc:
-                raise StageError("sidecar", str(exc)) from exc
-            max_bytes = self._options.max_duration_s * 48000 * 2 * 4
-            if readable.metadata.size_in_bytes > max_bytes:
-                raise StageError("read", f"file is {readable.metadata.size_in_bytes / 1e9:.1f} GB, more than "
-                                         f"{self._options.max_duration_s / 3600:.1f} h of any audio format")
-            read_started = time.perf_counter()
-            try:
-                data = readable.read()
-            except Exception as exc:  # an unreadable object must not stop the night
-                raise StageError("read", f"could not read the file: {exc}") from exc
-            self._time_stage("read", time.perf_counter() - read_started)
-            prepared = prepare_call(data, uri, identity, self._options, self._spec, self._time_stage)
-        except StageError as exc:
-            yield beam.pvalue.TaggedOutput(ERRORS, self._error(uri, exc, identity))
-            return
-        except Exception as exc:  # an unexpected bug on one file still leaves a row, not a crash
-            LOG.exception("unexpected failure on %s", uri)
-            yield beam.pvalue.TaggedOutput(ERRORS, self._error(
-                uri, StageError("segment", f"internal error {type(exc).__name__}: {exc}"), identity))
-            return
-        for ref, windows in zip(prepared.turns, prepared.windows):
-            yield ref, windows
-
-    def _error(self, uri: str, exc: StageError, identity) -> ErrorResult:
-        return error_result(uri, exc, self._run.run_id, self._run.model_version, processed_at(),
-                            call_id=identity.call_id if identity else None,
-                            call_date=identity.call_date if identity else None)
-
-
-class AssembleCalls(beam.DoFn):
-    """Collects a call's scored turns and emits the call's rows once all of them have arrived.
-
-    Every turn of a call is produced inside the bundle that read the call, and
-    RunInference does not shuffle, so a call is always complete by the end of its
-    bundle; a call that is not (which would be a bug) becomes an error row rather
-    than a partial write. A call with a turn the scorer could not score (a Vertex AI
-    endpoint error) becomes an error row with the scorer's reason.
-    """
-
-    def __init__(self, run: RunContext):
-        self._run = run
-        self._pending: dict[str, list[ScoredTurn]] = {}
-        self._failures: dict[str, str] = {}
-
-    def start_bundle(self):
-        self._pending = {}
-        self._failures = {}
-
-    def process(self, keyed_prediction):
-        ref, prediction = keyed_prediction
-        uri = ref.call.recording_uri
-        if isinstance(prediction.inference, ScoringFailure):
-            self._failures.setdefault(uri, prediction.inference.reason)
-            probabilities = None
-        else:
-            probabilities = combine_window_probabilities(prediction.inference, ref.window_weights)
-        turns = self._pending.setdefault(uri, [])
-        turns.append(ScoredTurn(ref=ref, probabilities=probabilities))
-        if len(turns) == ref.call.n_turns:
-            del self._pending[uri]
-            if uri in self._failures:
-                yield error_result(uri, StageError("score", self._failures.pop(uri)), self._run.run_id,
-                                   self._run.model_version, processed_at(), ref.call.identity.call_id,
-                                   ref.call.identity.call_date)
-            else:
-                yield call_result(turns, self._run.classes, self._run.model_version, self._run.run_id,
-                                  processed_at())
-
-    def finish_bundle(self):
-        for uri, turns in self._pending.items():
-            call = turns[0].ref.call
-            error = StageError("score", f"only {len(turns)} of {call.n_turns} turns came back from scoring")
-            yield WindowedValue(
-                error_result(uri, error, self._run.run_id, self._run.model_version, processed_at(),
-                             call.identity.call_id, call.identity.call_date),
-                0, [GlobalWindow()])
-        self._pending = {}
-        self._failures = {}
+RECORDINGS_PER_WORKER = 100       # a local night this big gets a second worker process, twice this a third ...
 
 
 def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: RunContext,
@@ -166,25 +54,40 @@ def build(pipeline: beam.Pipeline, options: CallmoodOptions, sink: Sink, run: Ru
             return False
         return True
 
+    matched = pipeline | "MatchRecordings" >> MatchRecordings(options.input)
+    recordings = matched["recordings"] | "KeepAudioFiles" >> beam.Filter(lambda metadata: is_recording(metadata.path))
+    contested = recordings | "ContestedCallIds" >> ContestedCallIds()
     prepared = (
-        pipeline
-        | "MatchRecordings" >> fileio.MatchFiles(recording_pattern(options.input), empty_match_treatment="ALLOW")
-        | "KeepAudioFiles" >> beam.Filter(lambda metadata: is_recording(metadata.path))
+        recordings
         | "SkipProcessed" >> beam.Filter(not_done)
+        # The matches come out of one element (the pattern): without a shuffle every recording
+        # would be read, scored and written by the one worker that expanded it.
+        | "SpreadRecordings" >> beam.Reshuffle()
         | "ReadRecordings" >> fileio.ReadMatches()
-        | "DecodeAndCutTurns" >> beam.ParDo(PrepareRecording(options, run, model_info)).with_outputs(
+        | "DecodeAndCutTurns" >> beam.ParDo(PrepareRecording(options, run, model_info),
+                                            contested_call_ids=beam.pvalue.AsSingleton(contested)).with_outputs(
             ERRORS, main="turns")
     )
-    calls = (
+    written_calls = (
         prepared.turns
         | "ScoreTurns" >> RunInference(handler or scoring_handler(options, model_info))
         | "AssembleCalls" >> beam.ParDo(AssembleCalls(run))
+        | "WriteCalls" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings))
+    )
+    written_errors = (
+        prepared[ERRORS]
+        | "WriteErrors" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings,
+                                                   what="errors"))
+    )
+    written_unreachable = (
+        matched["problems"]
+        | "UnreachableAsErrors" >> beam.Map(problem_error, run)
+        | "WriteUnreachable" >> beam.ParDo(WriteResults(sink, options.write_every_calls, what="unreachable files"))
     )
     (
-        (calls, prepared[ERRORS])
-        | "CallsAndErrors" >> beam.Flatten()
-        | "WriteWarehouse" >> beam.ParDo(WriteResults(sink, options.write_every_calls, expected_recordings))
-        | "AllWritten" >> beam.combiners.Count.Globally()
+        (written_calls, written_errors, written_unreachable)
+        | "AllWritten" >> beam.Flatten()
+        | "CountWritten" >> beam.combiners.Count.Globally()
         | "FinishNight" >> beam.ParDo(FinishNight(sink, run.run_id, options.retention_days))
     )
 
@@ -212,10 +115,18 @@ class RunSummary:
                 f"({self.realtime_factor:.0f}x real time); model {self.model_version}; results in {self.output}")
 
 
-def _count_to_do(pattern: str, done: frozenset[str]) -> int | None:
-    """How many recordings this run will process, for progress lines; None if the store cannot say cheaply."""
+def _count_to_do(input_path: str, done: frozenset[str]) -> int | None:
+    """How many recordings this run will process, for progress lines; None if the store cannot say cheaply.
+
+    A local folder is counted as MatchRecordings lists it (symlinked folders followed).
+    """
     try:
-        matched = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list if is_recording(m.path)]
+        folder = local_folder(input_path)
+        if folder is not None:
+            matched = [m.path for m in list_local_folder(str(folder)).recordings]
+        else:
+            matched = [m.path for r in FileSystems.match([recording_pattern(input_path)]) for m in r.metadata_list
+                       if is_recording(m.path)]
     except Exception:  # progress is a nicety: never fail a run over it
         return None
     to_do = sum(path not in done for path in matched)
@@ -233,12 +144,34 @@ def _counters(result) -> dict[str, int]:
     return totals
 
 
-def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSummary:
-    """Runs the job to completion and records it in the runs table; the same entry serves CLI and tests."""
-    beam_args = list(beam_args or [])
+def _local_workers(options: CallmoodOptions, to_do: int | None) -> int:
+    """How many worker processes a local run uses: `--workers`, or by default one per core for a big night.
+
+    Each worker process imports TensorFlow and loads the model (about 6 s of CPU),
+    so a small night is faster in one process; past `RECORDINGS_PER_WORKER`
+    recordings a worker's start-up is repaid by the calls it takes over.
+    """
+    if options.workers:
+        return options.workers
+    return max(1, min(os.cpu_count() or 1, (to_do or 0) // RECORDINGS_PER_WORKER))
+
+
+def _pipeline_options(options: CallmoodOptions, beam_args: list[str], to_do: int | None) -> PipelineOptions:
+    """Beam's options: the in-process runner unless told otherwise, with several worker processes when it pays."""
+    beam_args = list(beam_args)
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args.append("--runner=FnApiRunner")
-    pipeline_options = PipelineOptions(beam_args, save_main_session=False)
+    runner = PipelineOptions(beam_args).get_all_options().get("runner")
+    if runner in LOCAL_RUNNERS and not any(a.startswith("--direct_num_workers") for a in beam_args):
+        workers = _local_workers(options, to_do)
+        if workers > 1:
+            beam_args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    return PipelineOptions(beam_args, save_main_session=False)
+
+
+def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSummary:
+    """Runs the job to completion and records it in the runs table; the same entry serves CLI and tests."""
+    check_input(options.input)      # a missing night is an error, not a quiet night
     model_info = ModelInfo.read(options.model_dir)
     run_ctx = RunContext(run_id=uuid.uuid4().hex[:12], model_version=model_info.model_version,
                          classes=model_info.classes)
@@ -248,8 +181,19 @@ def run(options: CallmoodOptions, beam_args: list[str] | None = None) -> RunSumm
         LOG.info("caller ids in sidecars are hashed with the salt from %s", options.caller_id_salt_source)
     sink = open_sink(options.output)
     sink.ensure_tables()
-    done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
-    to_do = _count_to_do(recording_pattern(options.input), done)
+    with LocalRunLock(sink.describe()) as alone:
+        if alone:   # no other run of this output is alive on this machine: any still 'running' was killed
+            for run_id in sink.mark_runs_died(LOCAL_RUNNERS):
+                LOG.warning("run %s was killed before it finished: marked died in the runs table", run_id)
+        done = frozenset() if options.reprocess else frozenset(sink.done_recordings(model_info.model_version))
+        to_do = _count_to_do(options.input, done)
+        pipeline_options = _pipeline_options(options, beam_args or [], to_do)
+        return _execute(pipeline_options, options, sink, run_ctx, model_info, done, to_do, handler)
+
+
+def _execute(pipeline_options: PipelineOptions, options: CallmoodOptions, sink: Sink, run_ctx: RunContext,
+             model_info: ModelInfo, done: frozenset[str], to_do: int | None, handler) -> RunSummary:
+    """Builds and runs the graph, keeping the run's row in the runs table up to date."""
     started_at = dt.datetime.now(dt.timezone.utc)
     runner = pipeline_options.get_all_options().get("runner") or "FnApiRunner"
     run_row = {"run_id": run_ctx.run_id, "started_at": started_at, "status": "running", "runner": runner,

@@ -23,7 +23,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from beam_pipeline.decode import decode_audio  # noqa: E402
+from beam_pipeline.audio.decode import decode_audio  # noqa: E402
 
 RATE_HZ = 8000
 FORMATS = {  # label: (file name, ffmpeg codec arguments)

@@ -14,8 +14,8 @@ import collections
 import json
 from pathlib import Path
 
-from beam_pipeline.prepare import StageError
-from beam_pipeline.score_file import score_file
+from beam_pipeline.records import StageError
+from beam_pipeline.cli.score_file import score_file
 
 REPO = Path(__file__).resolve().parent.parent
 MATCH_TOLERANCE_S = 0.35

@@ -3,7 +3,7 @@
 Builds mono calls from real speakers of ``../shared/data`` (`benchmarks/simulated_calls.py`:
 alternating turns, pauses of 0.2-1.5 s, some overlap, each side through
 `ser_model.augment.telephone_channel`, mixed to one 16 kHz channel), writes each
-call's reference RTTM, runs the diarizer (`beam_pipeline.diarization.diarized_turns`,
+call's reference RTTM, runs the diarizer (`beam_pipeline.segment.diarization.diarized_turns`,
 i.e. the Turn rows the pipeline stores) and scores them with pyannote.metrics:
 
 * DER = (missed speech + false alarm + speaker confusion) / reference speech;
@@ -66,9 +66,9 @@ from benchmarks.simulated_calls import (CAMPPLUS_TUNING_SPEAKERS, DEFAULT_DATA_R
                                         EVALUATION_SPEAKERS, MIN_SPEECH_S_PER_SPEAKER, SAMPLE_RATE_HZ, TUNING_SPEAKERS,
                                         CallPlan, SimulatedCall, call_set, development_speakers, held_out_speakers,
                                         read_manifest, rttm_lines)
-from beam_pipeline.diarization import (DEFAULT_EMBEDDER_PATH, DiarizationOptions, SpeakerEmbedder,  # noqa: E402
-                                       default_speaker_model, diarize)
-from beam_pipeline.turns import Turn, TurnOptions, speaker_turns, speech_frames  # noqa: E402
+from beam_pipeline.segment.diarization import (DEFAULT_EMBEDDER_PATH, DiarizationOptions, SpeakerEmbedder,  # noqa: E402
+                                               default_speaker_model, diarize)
+from beam_pipeline.segment.turns import Turn, TurnOptions, speaker_turns, speech_frames  # noqa: E402
 
 COLLAR_S = 0.25                     # each side of a reference boundary
 
@@ -209,7 +209,7 @@ def build_cases(speakers: Sequence[str], n_calls: int, n_small: int, data_root: 
 
 def demo_calls(folder: Path) -> list[SimulatedCall]:
     """The stereo demo calls summed to mono, with their truth turns as the reference (agent / customer)."""
-    from beam_pipeline.decode import decode_audio
+    from beam_pipeline.audio.decode import decode_audio
 
     truth = json.loads((folder.parent / "calls_truth.json").read_text())["recordings"]
     calls = []

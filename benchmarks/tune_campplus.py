@@ -4,7 +4,7 @@ Builds two-minute simulated calls (1, 2 and 3 speakers; each side at its own lev
 and line noise, 12-35 dB SNR; G.711, and MP3 for a share of the two-speaker calls)
 from `simulated_calls.CAMPPLUS_TUNING_SPEAKERS`, embeds each call's speech windows
 once, takes the mean of all those windows' unit embeddings as the centre of the
-embedding space (``--write-centre`` ships it as ``diarization_models/campplus_centre.npz``),
+embedding space (``--write-centre`` ships it as ``speaker_models/campplus_centre.npz``),
 and prints for each true count the statistics the count is read from (the
 2-way split's centroid cosine, the 3-way split's largest pairwise centroid cosine),
 then DER over a grid of thresholds and `window_switch_penalty`. The chosen values
@@ -30,11 +30,11 @@ import numpy as np  # noqa: E402
 from benchmarks.diarization_der import score  # noqa: E402
 from benchmarks.simulated_calls import (CAMPPLUS_TUNING_SPEAKERS, DEFAULT_DATA_ROOT, MIN_SPEECH_S_PER_SPEAKER,  # noqa: E402
                                         SAMPLE_RATE_HZ, CallPlan, call_set, read_manifest)
-from beam_pipeline.diarization import (DiarizationOptions, _centroid_similarities, _fold_small_clusters,  # noqa: E402
+from beam_pipeline.segment.diarization import (DiarizationOptions, _centroid_similarities, _fold_small_clusters,  # noqa: E402
                                        _name_speakers, _unit, embed_speech_windows, pad_speech, speaker_centroids,
                                        split_windows, window_frame_labels)
-from beam_pipeline.speaker_embedding import DEFAULT_CENTRE_PATH, DEFAULT_MODEL_PATH, SpeakerEmbeddingModel  # noqa: E402
-from beam_pipeline.turns import TurnOptions, speaker_turns, speech_frames  # noqa: E402
+from beam_pipeline.segment.speaker_embedding import DEFAULT_CENTRE_PATH, DEFAULT_MODEL_PATH, SpeakerEmbeddingModel  # noqa: E402
+from beam_pipeline.segment.turns import TurnOptions, speaker_turns, speech_frames  # noqa: E402
 
 
 def main() -> None:

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from beam_pipeline import turns as turns_module  # noqa: E402
-from beam_pipeline.turns import TurnOptions, stereo_turns  # noqa: E402
+from beam_pipeline.segment import turns as turns_module  # noqa: E402
+from beam_pipeline.segment.turns import TurnOptions, stereo_turns  # noqa: E402
 
 SAMPLE_RATE_HZ = 16000
 BUDGET_MS_PER_S = 0.4

@@ -6,7 +6,7 @@ server on 127.0.0.1 that runs the same SavedModel, compared with scoring the sam
 windows in-process. Three ways:
 
 - local:   EmotionScorer.predict, the bundled model in the job (--scorer local)
-- compact: callmood's request (beam_pipeline/vertex_scoring.py): compact JSON, packed by size
+- compact: callmood's request (beam_pipeline/scoring/vertex.py): compact JSON, packed by size
 - stock:   Beam's VertexAIModelHandlerJSON.request as shipped (aiplatform Endpoint.predict, GAPIC REST),
            given the same 6-decimal numbers
 
@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 from beam_pipeline.options import CallmoodOptions  # noqa: E402
 from beam_pipeline.prepare import prepare_call  # noqa: E402
-from beam_pipeline.sources import read_identity  # noqa: E402
+from beam_pipeline.sources.recordings import read_identity  # noqa: E402
 from ser_model.inference import EmotionScorer, ModelInfo  # noqa: E402
 from ser_model.vertex_upload import MODEL_VERSION_LABEL  # noqa: E402
 from tests import vertex_standin  # noqa: E402
@@ -61,7 +61,7 @@ def row(name: str, n_windows: int, wall_s: float, server_s: float, requests: int
 def main() -> None:
     from apache_beam.ml.inference.vertex_ai_inference import VertexAIModelHandlerJSON
 
-    from beam_pipeline.vertex_scoring import TurnWindowsVertexHandler, encode_window
+    from beam_pipeline.scoring.vertex import TurnWindowsVertexHandler, encode_window
 
     info = ModelInfo.read()
     windows = demo_windows(info)

@@ -97,6 +97,11 @@ def recording_link(recording_uri: str) -> str:
     return Path(recording_uri).as_uri() if Path(recording_uri).is_absolute() else recording_uri
 
 
+# The clear path of each pseudonymised recording (recording_paths): whoever can open the DuckDB file
+# may read that table, so the page it writes links to the recording itself.
+CLEAR_PATHS_SQL = "SELECT recording_uri, clear_uri FROM recording_paths"
+
+
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
@@ -119,6 +124,8 @@ def load_dashboard_data(db_path: str | Path) -> dict[str, Any]:
         a file from before the views existed gets them as temporary views in
         this read-only session, from the same SQL (``sql.schema.duckdb_view``),
         and an empty temporary table for a table it predates (run_metrics).
+        A call whose path was pseudonymised links to its clear path from
+        ``recording_paths`` (so the page, like the file, then holds that path).
 
     Returns
     -------
@@ -138,8 +145,9 @@ def load_dashboard_data(db_path: str | Path) -> dict[str, Any]:
         emotion_groups = _rows(con, EMOTION_SQL)
         agent_days = _rows(con, AGENT_DAYS_SQL)
         monitoring = _rows(con, MONITORING_SQL)
-    for call in calls:
-        call["recording_link"] = recording_link(call["recording_uri"])
+        clear = dict(con.execute(CLEAR_PATHS_SQL).fetchall())
+    for call in calls:   # recording_uri (the link's title) stays pseudonymised; the link opens the file
+        call["recording_link"] = recording_link(clear.get(call["recording_uri"], call["recording_uri"]))
     return {
         "calls": calls,
         "emotion_groups": emotion_groups,

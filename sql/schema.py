@@ -45,7 +45,7 @@ __all__ = [
     "view_description",
 ]
 
-TABLES: tuple[str, ...] = ("segments", "calls", "errors", "runs", "run_metrics")
+TABLES: tuple[str, ...] = ("segments", "calls", "errors", "runs", "run_metrics", "recording_paths")
 
 # In creation order: a view comes after every view it reads.
 VIEWS: tuple[str, ...] = ("cx_call_summary", "cx_queue_daily", "agent_daily_wellbeing", "monitoring_nightly")

@@ -34,7 +34,7 @@ def bq_dataset(emulators) -> str:
 @pytest.fixture(scope="session")
 def crafted_duckdb(tmp_path_factory) -> str:
     """The crafted night of tests/test_sql_views.py in a DuckDB file, written through the real sink (read-only use)."""
-    from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+    from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
     from tests.test_sql_views import CRAFTED
 
     sink = DuckDBSink(str(tmp_path_factory.mktemp("crafted") / "crafted.duckdb"))

@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
-from beam_pipeline.sinks import open_sink
-from beam_pipeline.sinks.bigquery_sink import STAGING_PREFIX, BigQuerySink, ndjson, parse_output
+from beam_pipeline.warehouse import open_sink
+from beam_pipeline.warehouse.bigquery_sink import STAGING_PREFIX, BigQuerySink, ndjson, parse_output
 from sql.schema import TABLES, VIEWS, columns
 from tests.emulators import bigquery_client, query
 from tests.test_duckdb_sink import NOW, _call, _error
@@ -147,4 +147,31 @@ def test_writes_prune_by_the_partition_column_the_ddl_declares():
     from sql.schema import partition_column
 
     assert {t: partition_column(t) for t in TABLES} == {"segments": "call_date", "calls": "call_date",
-                                                       "errors": None, "runs": None, "run_metrics": None}
+                                                       "errors": None, "runs": None, "run_metrics": None,
+                                                       "recording_paths": None}
+
+
+def test_only_local_runs_left_running_are_marked_died(sink):
+    for run_id, runner, status in [("local-killed", "FnApiRunner", "running"),
+                                   ("on-dataflow", "DataflowRunner", "running"),
+                                   ("local-done", "FnApiRunner", "succeeded")]:
+        sink.write_run({"run_id": run_id, "started_at": NOW, "status": status, "runner": runner})
+    assert sink.mark_runs_died(["FnApiRunner", "DirectRunner"]) == ["local-killed"]
+    runs = sink.table_id("runs")
+    statuses = {r["run_id"]: r["status"] for r in query(sink.client, f"SELECT run_id, status FROM `{runs}`")}
+    assert statuses == {"local-killed": "died", "on-dataflow": "running", "local-done": "succeeded"}
+    assert sink.mark_runs_died(["FnApiRunner"]) == []
+
+
+def test_clear_paths_go_to_recording_paths_only_and_done_knows_both_spellings(sink):
+    from beam_pipeline.warehouse.rows import CallResult
+
+    clear, stored = "gs://x/out-5551234567-20261123.wav", "gs://x/out-tel-abcdefghijkl-20261123.wav"
+    call = _call(stored, 2)
+    for _ in range(2):                                                       # a re-run: still one of each
+        sink.replace_calls([CallResult(stored, call.call_row, call.segment_rows, clear_uri=clear),
+                            _call("gs://x/plain.wav", 1)])
+    assert query(sink.client, f"SELECT recording_uri, clear_uri FROM `{sink.table_id('recording_paths')}`") == [
+        {"recording_uri": stored, "clear_uri": clear}]
+    assert _count(sink, "calls", "recording_uri LIKE '%5551234567%'") == 0
+    assert sink.done_recordings("ser-test") == {stored, clear, "gs://x/plain.wav"}

@@ -20,8 +20,8 @@ import random
 import numpy as np
 import pytest
 
-from beam_pipeline.conversation import ConversationStats, conversation_stats
-from beam_pipeline.turns import Turn, TurnOptions, stereo_turns
+from beam_pipeline.segment.conversation import ConversationStats, conversation_stats
+from beam_pipeline.segment.turns import Turn, TurnOptions, stereo_turns
 
 
 def turn(speaker: str, start_s: float, end_s: float) -> Turn:

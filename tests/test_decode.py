@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from beam_pipeline.decode import AudioDecodeError, DecodedAudio, decode_audio
+from beam_pipeline.audio.decode import AudioDecodeError, DecodedAudio, decode_audio
 
 TONES_HZ = (440.0, 1000.0)     # left, right
 AMPLITUDE = 0.5
@@ -362,3 +362,84 @@ def test_bad_arguments_are_not_recording_errors(data, kwargs, error):
     with pytest.raises(error) as caught:
         decode_audio(data, "call.wav", **kwargs)
     assert not isinstance(caught.value, AudioDecodeError)
+
+
+# --------------------------------------------------------------------------- streaming in blocks
+
+def _whole_file_reference(path: Path, target_rate_hz: int = TARGET_RATE_HZ) -> np.ndarray:
+    """What decoding used to be: every frame at the source rate in memory, then one resample of it all."""
+    import soxr
+
+    frames, rate_hz = sf.read(path, dtype="float32", always_2d=True)
+    resampled = soxr.resample(frames, rate_hz, target_rate_hz, quality="HQ") if rate_hz != target_rate_hz else frames
+    return np.clip(resampled.T, -1.0, 1.0)
+
+
+class _PipeLike(io.RawIOBase):
+    """A file object that cannot seek, as some storage clients' readers are."""
+
+    def __init__(self, data: bytes):
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = self._inner.read(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize(("name", "subtype"), [("call.wav", "PCM_16"), ("call.flac", "PCM_24"), ("call.wav", "FLOAT")])
+def test_block_decoding_gives_the_samples_of_whole_file_decoding(tmp_path, name, subtype):
+    """Seven seconds of 48 kHz stereo span several decode blocks; the blocks must join without a seam."""
+    path = tmp_path / name
+    rng = np.random.default_rng(5)
+    frames = np.clip(0.3 * rng.standard_normal((7 * 48000 + 123, 2)), -1, 1)
+    sf.write(path, frames, 48000, subtype=subtype)
+    reference = _whole_file_reference(path)
+    with open(path, "rb") as handle:
+        from_file = decode_audio(handle, name)
+    from_bytes = decode_audio(path.read_bytes(), name)
+    from_pipe = decode_audio(_PipeLike(path.read_bytes()), name)
+    for audio in (from_file, from_bytes, from_pipe):
+        assert audio.channels.flags["C_CONTIGUOUS"]
+        np.testing.assert_array_equal(audio.channels, reference)
+
+
+@needs_ffmpeg
+def test_ffmpeg_output_read_in_blocks_gives_the_same_samples(tmp_path):
+    data = write_ffmpeg(tmp_path / "call.m4a", 48000, ["-c:a", "aac"])
+    with open(tmp_path / "call.m4a", "rb") as handle:
+        from_file = decode_audio(handle, "call.m4a")
+    np.testing.assert_array_equal(from_file.channels, decode_audio(data, "call.m4a").channels)
+    assert_tones(from_file, duration_tolerance_s=0.1, rms_tolerance=0.05)
+
+
+def test_truncation_and_header_limits_are_still_found_from_a_file_object(tmp_path):
+    data = write_soundfile(tmp_path / "call.wav", 8000, "WAV", "PCM_16")
+    (tmp_path / "cut.wav").write_bytes(data[: 44 + 8000 * 4])
+    with open(tmp_path / "cut.wav", "rb") as handle:
+        with pytest.raises(AudioDecodeError, match="truncated WAV stream: it ends at 1.0 s of the 2.0 s"):
+            decode_audio(handle, "cut.wav")
+    with open(tmp_path / "call.wav", "rb") as handle:
+        with pytest.raises(AudioDecodeError, match="over the 1.5 s limit"):
+            decode_audio(handle, "call.wav", max_duration_s=1.5)
+
+
+def test_memory_is_the_decoded_call_at_the_model_rate_plus_a_block(tmp_path):
+    """A minute of 48 kHz stereo: 23 MB as float32 at its own rate, 7.7 MB at 16 kHz."""
+    import tracemalloc
+
+    path = tmp_path / "long.wav"
+    sf.write(path, tone_frames(48000, duration_s=60.0), 48000, subtype="PCM_16")
+    decoded_bytes = 60 * TARGET_RATE_HZ * 2 * 4
+    with open(path, "rb") as handle:
+        tracemalloc.start()
+        try:
+            audio = decode_audio(handle, "long.wav")
+            _, peak_bytes = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert audio.channels.nbytes == decoded_bytes
+    assert peak_bytes < decoded_bytes + 3 * 2**20, f"peak {peak_bytes / 2**20:.1f} MB"

@@ -20,11 +20,11 @@ import scipy.signal
 
 from benchmarks.diarization_der import score
 from benchmarks.simulated_calls import DEFAULT_DATA_ROOT, CallPlan, read_manifest, simulate_call
-from beam_pipeline.diarization import (Diarization, DiarizationOptions, cluster_embeddings, default_embedder,
+from beam_pipeline.segment.diarization import (Diarization, DiarizationOptions, cluster_embeddings, default_embedder,
                                        diarize, diarized_turns, linear_filterbank, neighbour_ranks, pad_speech,
                                        pruned_affinity, residual_spread, segment_statistics, separation,
                                        spectral_partition, speaker_features, speech_segments)
-from beam_pipeline.turns import TurnOptions, speaker_turns
+from beam_pipeline.segment.turns import TurnOptions, speaker_turns
 
 RATE_HZ = 16000
 BOUNDARY_TOLERANCE_S = 0.3

@@ -4,9 +4,9 @@ import datetime as dt
 import duckdb
 import pytest
 
-from beam_pipeline.rows import CallResult, ErrorResult
-from beam_pipeline.sinks import open_sink
-from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+from beam_pipeline.warehouse.rows import CallResult, ErrorResult
+from beam_pipeline.warehouse import open_sink
+from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 from sql.schema import VIEWS, columns, view_columns
 
 NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.timezone.utc)
@@ -104,9 +104,71 @@ def test_ensure_tables_creates_the_analysis_views_too_and_can_run_again(sink):
 
 
 def test_bigquery_output_opens_the_bigquery_sink_without_connecting():
-    from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+    from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
 
     sink = open_sink("bq://my-project.callmood")
     assert isinstance(sink, BigQuerySink)
     assert (sink.project, sink.dataset, sink._client) == ("my-project", "callmood", None)
     assert sink.describe() == "bq://my-project.callmood"
+
+
+def test_only_local_runs_left_running_are_marked_died(sink):
+    now = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
+    for run_id, runner, status in [("local-killed", "FnApiRunner", "running"),
+                                   ("on-dataflow", "DataflowRunner", "running"),
+                                   ("local-done", "FnApiRunner", "succeeded")]:
+        sink.write_run({"run_id": run_id, "started_at": now, "status": status, "runner": runner})
+    assert sink.mark_runs_died(["FnApiRunner", "DirectRunner"]) == ["local-killed"]
+    with duckdb.connect(sink.path, read_only=True) as con:
+        statuses = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
+    assert statuses == {"local-killed": "died", "on-dataflow": "running", "local-done": "succeeded"}
+
+
+def test_a_live_local_run_holds_the_lock_that_tells_a_new_run_it_is_not_alone(tmp_path):
+    import subprocess
+    import sys
+
+    from beam_pipeline.warehouse.run_lock import LocalRunLock
+
+    with LocalRunLock("out.duckdb", lock_dir=str(tmp_path)) as alone:
+        assert alone
+        # A second process (a second run of the same output) sees the first one alive.
+        probe = ("import sys; from beam_pipeline.warehouse.run_lock import LocalRunLock\n"
+                 f"with LocalRunLock('out.duckdb', lock_dir={str(tmp_path)!r}) as alone: sys.exit(0 if alone else 3)")
+        assert subprocess.run([sys.executable, "-c", probe]).returncode == 3
+    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0
+
+
+def test_rows_the_warehouse_refuses_become_one_errors_row_and_the_rest_of_the_batch_is_written(sink):
+    from beam_pipeline.warehouse.sink import WriteResults
+
+    bad = _call("/night/bad\udcff.wav", 2)            # a file name that is not UTF-8: no string column takes it
+    writer = WriteResults(sink, write_every_calls=10)
+    writer.start_bundle()
+    for result in (_call("/night/good_1.wav", 3), bad, _call("/night/good_2.wav", 2)):
+        writer.process(result)
+    writer.finish_bundle()
+    assert _count(sink, "SELECT count(*) FROM calls") == 2
+    assert _count(sink, "SELECT count(*) FROM segments") == 5
+    with duckdb.connect(sink.path, read_only=True) as con:
+        errors = con.execute("SELECT recording_uri, stage, reason FROM errors").fetchall()
+    assert len(errors) == 1
+    uri, stage, reason = errors[0]
+    assert (uri, stage) == ("/night/bad\\udcff.wav", "write") and "refused" in reason
+
+
+def _pseudonymised(call: CallResult, clear_uri: str) -> CallResult:
+    return CallResult(call.recording_uri, call.call_row, call.segment_rows, clear_uri=clear_uri)
+
+
+def test_clear_paths_go_to_recording_paths_only_and_done_knows_both_spellings(sink):
+    clear = "/night/out-5551234567-20261123-101500.wav"
+    stored = "/night/out-tel-abcdefghijkl-20261123-101500.wav"
+    sink.replace_calls([_pseudonymised(_call(stored, 2), clear), _call("/night/plain.wav", 1)])
+    sink.replace_calls([_pseudonymised(_call(stored, 2), clear)])                  # a re-run: still one of each
+    with duckdb.connect(sink.path, read_only=True) as con:
+        assert con.execute("SELECT recording_uri, clear_uri FROM recording_paths").fetchall() == [(stored, clear)]
+        assert con.execute("SELECT count(*) FROM calls WHERE recording_uri LIKE '%5551234567%'").fetchone() == (0,)
+    assert sink.done_recordings("ser-test") == {stored, clear, "/night/plain.wav"}   # a match yields the clear one
+    sink.apply_retention(1, today=DAY + dt.timedelta(days=30))
+    assert _count(sink, "SELECT count(*) FROM recording_paths") == 0                  # clear paths expire too

@@ -14,7 +14,7 @@ TRUTH = json.loads((REPO / "examples" / "calls_truth.json").read_text())
 
 
 def _callmood(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=900)
 
 
@@ -111,34 +111,76 @@ def test_score_prints_the_turns_of_one_recording():
     assert broken.returncode != 0 and "decode" in broken.stderr
 
 
-def test_a_killed_run_rerun_finishes_the_rest_without_duplicates(tmp_path):
+def _night_of_copies(folder: Path, n_calls: int) -> Path:
+    folder.mkdir()
+    sources = sorted(p for p in CALLS.iterdir() if p.name in TRUTH["recordings"])
+    for i in range(n_calls):
+        source = sources[i % len(sources)]
+        (folder / f"c{i:03d}{source.suffix}").symlink_to(source)
+    return folder
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_killed_run_rerun_finishes_the_rest_without_duplicates(tmp_path, workers):
     import os
     import signal
     import time
 
-    night = tmp_path / "night"
-    night.mkdir()
-    sources = sorted(p for p in CALLS.iterdir() if p.name in TRUTH["recordings"])
-    for i in range(24):
-        source = sources[i % len(sources)]
-        (night / f"c{i:03d}{source.suffix}").symlink_to(source)
+    night = _night_of_copies(tmp_path / "night", 24)
     db = tmp_path / "killed.duckdb"
-    args = [sys.executable, "-m", "beam_pipeline.cli", "run", "--input", str(night), "--output", str(db),
-            "--write-every-calls", "2"]
-    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = [sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night), "--output", str(db),
+            "--write-every-calls", "2", "--workers", str(workers)]
+    # Its own session, so the kill takes the worker processes too, as an OOM kill of the job would.
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     deadline = time.monotonic() + 600
     for line in process.stderr:
         if "written" in line and "recordings so far" in line:
             break
         assert time.monotonic() < deadline
-    os.kill(process.pid, signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     partial = _rows(db, "SELECT count(*) FROM calls")[0][0]
     assert 0 < partial < 24
+    assert _rows(db, "SELECT status FROM runs") == [("running",)]
     again = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"calls ok {24 - partial}, skipped {partial}, failed 0" in again.stdout
+    assert "killed before it finished: marked died" in again.stderr
+    assert sorted(_rows(db, "SELECT status FROM runs")) == [("died",), ("succeeded",)]
     assert _rows(db, "SELECT count(*), count(DISTINCT recording_uri) FROM calls") == [(24, 24)]
     assert _rows(db, "SELECT count(*) - count(DISTINCT (recording_uri, turn_index)) FROM segments") == [(0,)]
     orphans = _rows(db, "SELECT count(*) FROM segments s ANTI JOIN calls c USING (recording_uri)")
     assert orphans == [(0,)]
+
+
+def test_calls_are_written_while_later_ones_are_still_being_scored(tmp_path):
+    """The default runner writes as calls finish, not all at the end (a killed night keeps its finished calls)."""
+    import datetime as dt
+
+    night = _night_of_copies(tmp_path / "night", 40)
+    done = _callmood("run", "--input", str(night), "--output", str(tmp_path / "r.duckdb"),
+                     "--write-every-calls", "2", "--workers", "1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stamps = [dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in done.stderr.splitlines()
+              if "recordings so far" in line]
+    started = next(dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in done.stderr.splitlines()
+                   if "recordings matched" in line)
+    assert len(stamps) == 20
+    # Scoring 40 calls takes most of the run; had the writes waited for the last call, they would all
+    # land within a fraction of a second at its very end.
+    assert (stamps[-1] - stamps[0]) > 0.3 * (stamps[-1] - started)
+
+
+def test_two_workers_write_exactly_the_rows_of_one(tmp_path):
+    night = _night_of_copies(tmp_path / "night", 10)
+    tables = {}
+    for workers in (1, 2):
+        db = tmp_path / f"w{workers}.duckdb"
+        done = _callmood("run", "--input", str(night), "--output", str(db), "--workers", str(workers))
+        assert done.returncode == 0, done.stderr[-3000:]
+        tables[workers] = (
+            _rows(db, "SELECT * EXCLUDE (run_id, processed_at) FROM segments ORDER BY recording_uri, turn_index"),
+            _rows(db, "SELECT * EXCLUDE (run_id, processed_at) FROM calls ORDER BY recording_uri"))
+        assert _rows(db, "SELECT count(*) FROM calls")[0][0] == 10
+    assert tables[1] == tables[2]

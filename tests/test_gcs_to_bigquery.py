@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from beam_pipeline.rows import CallResult
-from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+from beam_pipeline.warehouse.rows import CallResult
+from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 from sql.schema import VIEWS, view_columns
 from tests.emulators import BUCKET, PROJECT, bigquery_client, query
 
@@ -30,7 +30,7 @@ PREFIX = f"gs://{BUCKET}/{NIGHT}/"
 
 
 def _callmood(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=600)
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from apache_beam.options import pipeline_options
 
-from beam_pipeline import flex_launcher, options
+from beam_pipeline import options
+from beam_pipeline.cli import flex_launcher
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEX_DIR = ROOT / "infra" / "flex_template"
@@ -133,7 +134,7 @@ def test_shim_runs_the_packaged_launcher():
     tree = ast.parse((FLEX_DIR / "main.py").read_text())
     imports = {(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                for alias in node.names}
-    assert ("beam_pipeline.flex_launcher", "main") in imports
+    assert ("beam_pipeline.cli.flex_launcher", "main") in imports
 
 
 # -- the image -------------------------------------------------------------------------------
@@ -190,7 +191,7 @@ def test_dockerignore_keeps_the_package_and_drops_the_rest():
         assert _ignored(patterns, heavy), heavy
     needed = ["setup.py", "infra/flex_template/main.py", "sql/tables/calls.sql", "sql/views/cx_call_summary.sql",
               "ser_model/artifacts/callmood_ser.keras", "ser_model/artifacts/model_metadata.json",
-              "beam_pipeline/diarization_embedder.npz", "dashboards/looker/callmood.model.lkml"]
+              "beam_pipeline/segment/diarization_embedder.npz", "dashboards/looker/callmood.model.lkml"]
     needed += [str(p.relative_to(ROOT)) for p in (ROOT / "beam_pipeline").rglob("*.py")]
     for path in needed:
         assert not _ignored(patterns, path), path

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from beam_pipeline.flex_launcher import DATE_TOKEN, expand_dates
+from beam_pipeline.cli.flex_launcher import DATE_TOKEN, expand_dates
 from sql import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,7 +156,7 @@ def _grants(module) -> set[tuple[str, str, str, str]]:
     target_args = ("bucket", "dataset_id", "repository", "service_account_id", "secret_id", "project")
     grants = set()
     for (rtype, _), body in module.resources.items():
-        if "_iam_" in rtype:
+        if "_iam_" in rtype and rtype != "google_project_iam_custom_role":    # a role, not a grant
             target = next(str(body[a]) for a in target_args if a in body)
             grants.add((rtype, body["role"], body["member"], target))
     return grants
@@ -177,15 +177,36 @@ def test_each_account_gets_exactly_its_grants(module):
          "${google_artifact_registry_repository.images.name}"),
         ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor", job,
          "${var.caller_id_salt_secret}"),
-        ("google_project_iam_member", "roles/aiplatform.user", job, "${var.project_id}"),
-        ("google_project_iam_member", "roles/dataflow.developer", scheduler, "${var.project_id}"),
+        ("google_project_iam_member", "${google_project_iam_custom_role.vertex_scorer[0].id}", job,
+         "${var.project_id}"),
+        ("google_project_iam_member", "${google_project_iam_custom_role.dataflow_launcher.id}", scheduler,
+         "${var.project_id}"),
         ("google_service_account_iam_member", "roles/iam.serviceAccountUser", scheduler,
          "${google_service_account.job.name}"),
         ("google_storage_bucket_iam_member", "roles/storage.objectViewer", scheduler,
          "${google_storage_bucket.temp.name}"),
         ("google_bigquery_dataset_iam_member", "roles/bigquery.dataViewer", "${each.value}",
          "${google_bigquery_dataset.callmood.dataset_id}"),
+        ("google_bigquery_table_iam_member", "roles/bigquery.dataViewer", "${each.value}",
+         "${google_bigquery_dataset.callmood.dataset_id}"),
     }
+
+
+def test_project_wide_grants_are_custom_roles_of_the_few_permissions_used(module):
+    """No roles/aiplatform.user or roles/dataflow.developer: the job and the scheduler get what they call."""
+    roles = {name: body for (rtype, name), body in module.resources.items()
+             if rtype == "google_project_iam_custom_role"}
+    assert sorted(roles["vertex_scorer"]["permissions"]) == [
+        "aiplatform.endpoints.get", "aiplatform.endpoints.predict", "aiplatform.models.get"]
+    assert roles["vertex_scorer"]["count"] == "${var.grant_vertex_ai_user ? 1 : 0}"
+    assert sorted(roles["dataflow_launcher"]["permissions"]) == ["dataflow.jobs.create", "dataflow.jobs.get"]
+
+
+def test_dataset_viewers_cannot_read_the_clear_recording_paths(module):
+    viewers = module.resources[("google_bigquery_dataset_iam_member", "viewers")]["condition"]
+    assert (viewers[0] if isinstance(viewers, list) else viewers)["expression"] == '!resource.name.endsWith("/tables/recording_paths")'
+    readers = module.resources[("google_bigquery_table_iam_member", "recording_path_readers")]
+    assert readers["table_id"] == "recording_paths" and readers["for_each"] == "${toset(var.recording_path_readers)}"
 
 
 def test_optional_grants_are_off_unless_asked_for(module):

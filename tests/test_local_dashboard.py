@@ -31,7 +31,7 @@ def warehouse(crafted_duckdb) -> str:
 def report(warehouse, tmp_path_factory) -> Path:
     """The page, written by the real command line."""
     out = tmp_path_factory.mktemp("report") / "report.html"
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli", "dashboard", "--db", warehouse, "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "dashboard", "--db", warehouse, "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return out
@@ -197,7 +197,7 @@ def test_serve_answers_with_the_page(warehouse):
     import urllib.request
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "beam_pipeline.cli", "dashboard", "--db", warehouse, "--serve",
+    server = subprocess.Popen([sys.executable, "-m", "beam_pipeline.cli.main", "dashboard", "--db", warehouse, "--serve",
                                "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60

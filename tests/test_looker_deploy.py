@@ -93,7 +93,7 @@ def _deploy(base_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKERSDK_")}
     env.update({"LOOKERSDK_BASE_URL": base_url, "LOOKERSDK_CLIENT_ID": CLIENT_ID,
                 "LOOKERSDK_CLIENT_SECRET": CLIENT_SECRET, "LOOKERSDK_VERIFY_SSL": "false", "LOOKERSDK_TIMEOUT": "20"})
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli", "looker", *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "looker", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -157,7 +157,7 @@ def test_validate_only_touches_no_dashboard():
 
 def test_without_credentials_it_says_which_variables_to_set(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKERSDK_")}
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli", "looker", "validate"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "looker", "validate"], cwd=tmp_path,
                           env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "base_url" in done.stderr and "LOOKERSDK_BASE_URL" in done.stderr and "Traceback" not in done.stderr

@@ -19,7 +19,7 @@ import lkml
 import pytest
 import yaml
 
-from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
 from sql.schema import TABLES, VIEWS, columns, view_columns
 from tests.dashboard_expectations import EMOTIONS, Filters, expected_tiles
 from tests.emulators import query

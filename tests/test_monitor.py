@@ -18,10 +18,10 @@ import duckdb
 import numpy as np
 import pytest
 
-from beam_pipeline import monitor
-from beam_pipeline.rows import CallResult
-from beam_pipeline.run_metrics import EMOTIONS, METRICS, METRICS_BY_NAME, aggregate_sql, duckdb_sql, metric_rows
-from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+from beam_pipeline.monitoring import monitor
+from beam_pipeline.warehouse.rows import CallResult
+from beam_pipeline.warehouse.run_metrics import EMOTIONS, METRICS, METRICS_BY_NAME, aggregate_sql, duckdb_sql, metric_rows
+from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 
 REPO = Path(__file__).resolve().parents[1]
 UTC = dt.timezone.utc
@@ -171,7 +171,7 @@ def test_a_file_without_metrics_exits_2(tmp_path, capsys):
 
 
 def test_the_command_line_runs_it(nights):
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli", "monitor", "--db", str(nights["quieter"]),
+    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "monitor", "--db", str(nights["quieter"]),
                            "--baseline", WINDOW, "--fail-on-drift"], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 1, done.stderr
@@ -294,7 +294,7 @@ def test_the_shipped_training_baseline_is_small_in_the_warehouse_bins_and_from_t
     document = json.loads(path.read_text())
     assert document["model_version"] == ModelInfo.read().model_version, (
         "ser_model/artifacts/baseline_metrics.json was made with another model: regenerate it with "
-        "python -m ser_model.baseline_metrics --manifest ../shared/data/manifest.csv --data-root ../shared/data")
+        "python -m beam_pipeline.monitoring.training_baseline --manifest ../shared/data/manifest.csv --data-root ../shared/data")
     per_turn = {m.name for m in METRICS if m.population == "turns"}
     assert set(document["metrics"]) == per_turn
     for name, entry in document["metrics"].items():

@@ -40,7 +40,7 @@ def page(crafted_duckdb, tmp_path_factory):
     if reason:
         pytest.skip(f"headless Chromium unavailable: {reason}")
     out = tmp_path_factory.mktemp("monitor-report") / "report.html"
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli", "dashboard", "--db", crafted_duckdb, "--out",
+    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "dashboard", "--db", crafted_duckdb, "--out",
                            str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     with browser.chromium() as driver:
@@ -71,7 +71,7 @@ def test_the_local_tile_plots_each_nights_drift_and_follows_the_date_filter(page
 
 
 def test_the_looker_tile_gives_the_same_numbers_on_the_emulator(emulators, crafted_duckdb):
-    from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+    from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
     from tests.emulators import query
     from tests.lookml_sql import Project
     from tests.test_sql_views import CRAFTED

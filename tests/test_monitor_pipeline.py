@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from beam_pipeline.run_metrics import METRICS
+from beam_pipeline.warehouse.run_metrics import METRICS
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "examples" / "calls"
@@ -21,7 +21,7 @@ UTC = dt.timezone.utc
 def _callmood(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=900, env={**os.environ, **(env or {})})
 
 
@@ -85,8 +85,8 @@ def test_a_rerun_that_skips_everything_leaves_the_snapshot_and_a_reprocess_adds_
 
 
 def test_retention_deletes_old_call_rows_and_keeps_the_metrics(night, tmp_path):
-    from beam_pipeline.rows import CallResult, ErrorResult
-    from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+    from beam_pipeline.warehouse.rows import CallResult, ErrorResult
+    from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 
     db = tmp_path / "retained.duckdb"
     shutil.copy(night["db"], db)
@@ -136,7 +136,7 @@ def test_a_run_into_bigquery_writes_the_same_metrics_and_a_rerun_adds_none(night
     again = _callmood("run", "--input", str(night["calls"]), "--output", output)
     assert again.returncode == 0 and "skipped 8" in again.stdout
     assert query(client, f"SELECT count(*) AS n FROM `{table}`")[0]["n"] == len(expected)
-    from beam_pipeline.sinks.bigquery_sink import BigQuerySink
+    from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
 
     (run_id,) = {r["run_id"] for r in query(client, f"SELECT run_id FROM `{table}`")}
     BigQuerySink.from_output(output).write_run_metrics(run_id, dt.datetime.now(UTC))   # a retried write

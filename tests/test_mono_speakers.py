@@ -9,7 +9,7 @@ import soundfile as sf
 
 from beam_pipeline import options
 from beam_pipeline.prepare import prepare_call
-from beam_pipeline.sources import read_identity
+from beam_pipeline.sources.recordings import read_identity
 from ser_model.inference import DEFAULT_MODEL_DIR, ModelInfo
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,11 +4,12 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from beam_pipeline.conversation import conversation_stats
-from beam_pipeline.prepare import CallContext, StageError, TurnRef
-from beam_pipeline.rows import CIRCUMPLEX, ScoredTurn, call_result, error_result, frustration_score
-from beam_pipeline.sources import CallIdentity
-from beam_pipeline.turns import Turn
+from beam_pipeline.segment.conversation import conversation_stats
+from beam_pipeline.prepare import CallContext, TurnRef
+from beam_pipeline.records import StageError
+from beam_pipeline.warehouse.rows import CIRCUMPLEX, ScoredTurn, call_result, error_result, frustration_score
+from beam_pipeline.sources.recordings import CallIdentity
+from beam_pipeline.segment.turns import Turn
 from ser_model.features import EMOTIONS
 from sql.schema import columns
 

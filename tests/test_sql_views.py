@@ -16,9 +16,9 @@ import duckdb
 import pytest
 import sqlglot
 
-from beam_pipeline.rows import CIRCUMPLEX, CallResult
-from beam_pipeline.sinks.bigquery_sink import BigQuerySink
-from beam_pipeline.sinks.duckdb_sink import DuckDBSink
+from beam_pipeline.warehouse.rows import CIRCUMPLEX, CallResult
+from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
+from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 from sql import schema
 from sql.schema import TABLES, VIEWS, bigquery_view, duckdb_ddl, duckdb_view, view_columns, view_description
 from tests.emulators import query

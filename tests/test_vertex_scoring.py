@@ -24,9 +24,9 @@ import pytest
 
 from beam_pipeline import options as opts
 from beam_pipeline.prepare import prepare_call
-from beam_pipeline.scoring import ScoringFailure
-from beam_pipeline.sources import read_identity
-from beam_pipeline.vertex_scoring import (INPUT_NAME, PAYLOAD_LIMIT_BYTES, TurnWindowsVertexHandler,
+from beam_pipeline.scoring.base import ScoringFailure
+from beam_pipeline.sources.recordings import read_identity
+from beam_pipeline.scoring.vertex import (INPUT_NAME, PAYLOAD_LIMIT_BYTES, TurnWindowsVertexHandler,
                                           VertexEndpointError, decode_predictions, encode_window, pack_requests)
 from ser_model.features import combine_window_probabilities
 from ser_model.inference import EmotionScorer, ModelInfo
@@ -169,7 +169,7 @@ def test_an_endpoint_serving_another_model_version_is_refused(standin, gcs, info
 
 
 def test_callmood_run_against_a_missing_endpoint_stops_before_reading_anything(standin, tmp_path, capsys):
-    from beam_pipeline.cli import main
+    from beam_pipeline.cli.main import main
 
     db = tmp_path / "never.duckdb"
     code = main(["run", "--input", str(DEMO_CALL), "--output", str(db), "--scorer", "vertex",
@@ -196,7 +196,7 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 
 def test_callmood_run_scorer_vertex_writes_the_local_rows(standin, endpoint, info, tmp_path):
     """The real CLI in a subprocess, talking to the stand-in: same turns, same probabilities, same version."""
-    from beam_pipeline.score_file import score_file
+    from beam_pipeline.cli.score_file import score_file
 
     calls = tmp_path / "calls"
     calls.mkdir()
@@ -204,7 +204,7 @@ def test_callmood_run_scorer_vertex_writes_the_local_rows(standin, endpoint, inf
         shutil.copy(DEMO_CALL.parent / name, calls / name)
     db = tmp_path / "vertex.duckdb"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli", "run", "--input", str(calls), "--output",
+    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(calls), "--output",
                            str(db), "--scorer", "vertex", "--vertex-endpoint", endpoint.rsplit("/", 1)[1],
                            "--vertex-project", PROJECT, "--vertex-region", REGION,
                            "--vertex-api-endpoint", standin.url],

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from beam_pipeline.vertex_scoring import serving_versions
+from beam_pipeline.scoring.vertex import serving_versions
 from ser_model.inference import ModelInfo
 from ser_model.vertex_upload import MODEL_VERSION_LABEL, main, metadata_uri_for, version_labels
 from tests import vertex_standin

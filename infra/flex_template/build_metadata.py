@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from beam_pipeline.flex_launcher import template_metadata  # noqa: E402
+from beam_pipeline.cli.flex_launcher import template_metadata  # noqa: E402
 
 METADATA = Path(__file__).resolve().parent / "metadata.json"
 

@@ -36,7 +36,7 @@ locals {
 
   nightly_output = "bq://${var.project_id}.${google_bigquery_dataset.callmood.dataset_id}"
   # Scheduler sends the same body every night; the launcher turns the token
-  # into yesterday's date in time_zone (beam_pipeline/flex_launcher.py).
+  # into yesterday's date in time_zone (beam_pipeline/cli/flex_launcher.py).
   nightly_input = "gs://${google_storage_bucket.recordings.name}/${var.recordings_prefix}{yesterday@${var.time_zone}:${var.recordings_date_format}}/"
 }
 

@@ -84,10 +84,24 @@ resource "google_artifact_registry_repository_iam_member" "job_pulls_image" {
   member     = local.job_member
 }
 
+# Scoring through a Vertex AI endpoint: read the endpoint and the model deployed on it (to check its
+# version label) and post to its :predict URL. That is three permissions, not the hundreds of
+# roles/aiplatform.user (which may create datasets, training jobs, endpoints...). Project-wide
+# because the GA provider has no endpoint-level IAM resource (google_vertex_ai_endpoint_iam_member
+# is google-beta only) and models.get has no resource-level IAM at all.
+resource "google_project_iam_custom_role" "vertex_scorer" {
+  count       = var.grant_vertex_ai_user ? 1 : 0
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_vertex_scorer"
+  title       = "callmood Vertex AI scorer"
+  description = "Read one endpoint and its deployed model, and send prediction requests: what --scorer vertex does."
+  permissions = ["aiplatform.endpoints.get", "aiplatform.endpoints.predict", "aiplatform.models.get"]
+}
+
 resource "google_project_iam_member" "job_calls_vertex_ai" {
   count   = var.grant_vertex_ai_user ? 1 : 0
   project = var.project_id
-  role    = "roles/aiplatform.user"
+  role    = google_project_iam_custom_role.vertex_scorer[0].id
   member  = local.job_member
 }
 
@@ -102,10 +116,21 @@ resource "google_secret_manager_secret_iam_member" "job_reads_salt" {
 
 # -- the scheduler -----------------------------------------------------------------------------
 
-# Creates Dataflow jobs (the flexTemplates:launch call) and nothing else.
+# Creates Dataflow jobs (the flexTemplates:launch call) and nothing else: a custom role with the
+# launch permissions instead of roles/dataflow.developer, which may also cancel, update, drain and
+# snapshot every job in the project. Project-wide because a Dataflow job is not an IAM resource
+# (there is no job-level policy, and the job does not exist before the launch that creates it).
+resource "google_project_iam_custom_role" "dataflow_launcher" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_dataflow_launcher"
+  title       = "callmood Flex Template launcher"
+  description = "Create (launch) a Dataflow job and read its state; no cancel, update, drain or snapshot."
+  permissions = ["dataflow.jobs.create", "dataflow.jobs.get"]
+}
+
 resource "google_project_iam_member" "scheduler_launches_dataflow" {
   project = var.project_id
-  role    = "roles/dataflow.developer"
+  role    = google_project_iam_custom_role.dataflow_launcher.id
   member  = local.scheduler_member
 }
 
@@ -132,9 +157,29 @@ resource "google_storage_bucket_iam_member" "scheduler_reads_template" {
 
 # -- readers -----------------------------------------------------------------------------------
 
+# Every table and view of the dataset but recording_paths, which holds recording paths in clear
+# (phone numbers in file and folder names): an IAM condition on the dataset grant fences it off.
 resource "google_bigquery_dataset_iam_member" "viewers" {
   for_each   = toset(var.dataset_viewers)
   dataset_id = google_bigquery_dataset.callmood.dataset_id
   role       = "roles/bigquery.dataViewer"
   member     = each.value
+
+  condition {
+    title       = "not-clear-recording-paths"
+    description = "Everything in the dataset except the recording_paths table."
+    expression  = "!resource.name.endsWith(\"/tables/recording_paths\")"
+  }
+}
+
+# Those allowed to listen to calls: the clear path of each pseudonymised recording.
+resource "google_bigquery_table_iam_member" "recording_path_readers" {
+  for_each   = toset(var.recording_path_readers)
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.callmood.dataset_id
+  table_id   = "recording_paths"
+  role       = "roles/bigquery.dataViewer"
+  member     = each.value
+
+  depends_on = [google_bigquery_job.create_table]
 }

@@ -15,7 +15,7 @@ files with python-hcl2 instead and checks:
   (the DDL in sql/tables above all);
 * no basic role (owner, editor, viewer), no authoritative IAM resource
   (``*_iam_binding`` / ``*_iam_policy``), and project-wide grants only from
-  PROJECT_ROLES;
+  PROJECT_ROLES or the module's own custom roles;
 * every bucket has uniform bucket-level access and enforced public access prevention.
 
     .venv/bin/python infra/terraform/lint.py [DIR]    # prints problems, exits 1 if any
@@ -36,8 +36,10 @@ ALLOWED_PROVIDERS = {"google": "hashicorp/google", "google-beta": "hashicorp/goo
 PROVIDER_VERSION = re.compile(r"^~>\s*6\.\d+(\.\d+)?$")
 BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 # Roles that exist only at project level for what the job needs; anything else is granted on the resource.
-PROJECT_ROLES = {"roles/bigquery.jobUser", "roles/dataflow.worker", "roles/dataflow.developer",
-                 "roles/aiplatform.user"}
+# roles/dataflow.developer and roles/aiplatform.user are not here: the module's own custom roles
+# (google_project_iam_custom_role) grant the few permissions the scheduler and the job use.
+PROJECT_ROLES = {"roles/bigquery.jobUser", "roles/dataflow.worker"}
+_CUSTOM_ROLE = re.compile(r"^\$\{google_project_iam_custom_role\.\w+(\[\d+\])?\.id\}$")
 
 _VAR = re.compile(r"(?<![\w.])var\.([A-Za-z_]\w*)")
 _LOCAL = re.compile(r"(?<![\w.])local\.([A-Za-z_]\w*)")
@@ -234,7 +236,7 @@ def iam_problems(module: Module) -> list[str]:
         for role in (str(r) for r in _attributes(body, "role")):
             if role in BASIC_ROLES:
                 problems.append(f"{rtype}.{name} grants the basic role {role}")
-            if rtype == "google_project_iam_member" and role not in PROJECT_ROLES:
+            if rtype == "google_project_iam_member" and role not in PROJECT_ROLES and not _CUSTOM_ROLE.match(role):
                 problems.append(f"{rtype}.{name} grants {role} on the whole project")
     return problems
 

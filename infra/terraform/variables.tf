@@ -166,6 +166,17 @@ variable "dataset_viewers" {
   }
 }
 
+variable "recording_path_readers" {
+  type        = list(string)
+  description = "Members that may read recording_paths (recording paths in clear, phone numbers in file names included): those allowed to listen to calls. dataset_viewers cannot."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.recording_path_readers : can(regex("^(user|group|serviceAccount|domain):", m))])
+    error_message = "recording_path_readers entries must start with user:, group:, serviceAccount: or domain:."
+  }
+}
+
 # -- the job ---------------------------------------------------------------------------------
 
 variable "image_tag" {
@@ -209,7 +220,7 @@ variable "use_public_ips" {
 
 variable "grant_vertex_ai_user" {
   type        = bool
-  description = "Grant the job roles/aiplatform.user on the project, needed only when it scores through a Vertex AI endpoint (--scorer vertex)."
+  description = "Grant the job a custom role to read a Vertex AI endpoint and its model and call predict, needed only when it scores through a Vertex AI endpoint (--scorer vertex)."
   default     = false
 }
 

@@ -1,6 +1,6 @@
 -- Input statistics and the predicted-emotion distribution of each night, as fixed-bin histograms for drift checks.
 -- One row per (run_id, call_date, metric, bin); a bin with no items has no row. Bins are fixed in
--- beam_pipeline/run_metrics.py, so any two nights (or windows of nights, or the training data in
+-- beam_pipeline/warehouse/run_metrics.py, so any two nights (or windows of nights, or the training data in
 -- ser_model/artifacts/baseline_metrics.json) compare bin by bin with PSI or Jensen-Shannon distance.
 -- Written by the sink at the end of every run that wrote calls: an aggregation over the current calls and
 -- segments of each call date the run wrote. A night written by several runs has several snapshots; the newest
@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS `{dataset}`.run_metrics (
   population STRING NOT NULL
     OPTIONS(description="What one counted item is: calls (a calls row) or turns (a segments row)."),
   bin_index INT64 NOT NULL
-    OPTIONS(description="0-based position of the bin in the metric's fixed bins (beam_pipeline/run_metrics.py)."),
+    OPTIONS(description="0-based position of the bin in the metric's fixed bins (beam_pipeline/warehouse/run_metrics.py)."),
   bin_label STRING NOT NULL
     OPTIONS(description="The bin: '< a', '[a, b)' or '>= b' for numeric metrics, the category (or 'other') for categorical ones. Stable: the key for comparing nights."),
   bin_lower FLOAT64

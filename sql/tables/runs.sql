@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS `{dataset}`.runs (
   finished_at TIMESTAMP
     OPTIONS(description="UTC time the run finished; NULL while it is still running."),
   status STRING
-    OPTIONS(description="Outcome of the run: running, succeeded or failed."),
+    OPTIONS(description="Outcome of the run: running, succeeded, failed, launched (a Flex Template launch: the job runs on), or died (killed before it could say: marked by the next run on the same machine)."),
   runner STRING
     OPTIONS(description="Beam runner that executed the run, e.g. DirectRunner or DataflowRunner."),
   input_pattern STRING

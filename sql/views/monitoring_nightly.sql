@@ -2,7 +2,7 @@
 -- night, when several runs wrote it) and each metric's population stability index against the 7 calendar days
 -- before, pooled. `callmood monitor` reads the nights from here; dashboards chart psi_prior_7d and mean_value.
 -- PSI = sum over bins of (p - q) * LN(p / q), with p the night's share and q the prior week's, each floored at
--- 0.0001 so an empty bin counts as rare rather than impossible (the same rule as beam_pipeline/monitor.py).
+-- 0.0001 so an empty bin counts as rare rather than impossible (the same rule as beam_pipeline/monitoring/monitor.py).
 -- BigQuery dialect; the embedded DuckDB path transpiles this same statement (sql.schema.duckdb_view).
 CREATE OR REPLACE VIEW `{dataset}`.monitoring_nightly (
   call_date
