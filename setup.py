@@ -10,7 +10,10 @@ setup(
                                     "sql", "sql.*", "dashboards", "dashboards.*"]),
     package_data={
         "sql": ["tables/*.sql", "views/*.sql"],
-        "beam_pipeline": ["segment/diarization_embedder.npz"],
+        "beam_pipeline": ["segment/diarization_embedder.npz", "segment/speaker_models/campplus.onnx",
+                          "segment/speaker_models/campplus.onnx.sha256", "segment/speaker_models/campplus_int8.onnx",
+                          "segment/speaker_models/campplus_centre.npz", "segment/speaker_models/NOTICE.md",
+                          "segment/speaker_models/LICENSE-Apache-2.0.txt"],
         "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json",
                       "artifacts/baseline_metrics.json"],
         "dashboards": ["looker/*.lkml", "looker/*.lookml", "looker/.lintconfig.yml"],
@@ -26,6 +29,7 @@ setup(
         "numpy==2.4.6",
         "scipy==1.17.1",
         "scikit-learn==1.9.1",
+        "onnxruntime==1.31.1",                # the CAM++ speaker embedding of mono diarization (no PyTorch)
         "duckdb==1.5.5",
         "pyarrow==25.0.1",
         "sqlglot==30.30.0",

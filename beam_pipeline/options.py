@@ -17,6 +17,7 @@ from beam_pipeline.segment.turns import TurnOptions
 from ser_model.inference import DEFAULT_MODEL_DIR
 
 DEFAULT_CHANNEL_MAP: Mapping[int, str] = {0: "agent", 1: "customer"}
+MONO_DIARIZERS: tuple[str, ...] = ("campplus", "cepstral")   # see beam_pipeline/segment/diarization.py
 SCORERS: tuple[str, ...] = ("local", "vertex")   # the bundled Keras model in-process, or a Vertex AI endpoint
 
 
@@ -57,6 +58,7 @@ class CallmoodOptions:
     vertex_api_endpoint: str = ""                   # API host override: Private Service Connect, or a test stand-in
     mono_speakers: int | None = None                # voices in every mono recording, when a deployment knows it
     mono_first_speaker_agent: bool = False          # inbound queues: who speaks first in a mono call is the agent
+    mono_diarizer: str = "campplus"                 # one of MONO_DIARIZERS
 
     def __post_init__(self):
         if self.scorer not in SCORERS:
@@ -113,7 +115,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mono-speakers", type=_speaker_count, default=None,
                         help="auto (default) or 1, 2, 3: how many voices each mono recording has, when every "
                              "recording of the input is alike (e.g. two-party calls); a known count avoids "
-                             "guessing it (two-speaker DER 21%% -> 16%% in benchmarks/diarization_der.py)")
+                             "guessing it (two-speaker DER 18%% -> 11%% in benchmarks/diarization_der.py)")
+    parser.add_argument("--mono-diarizer", choices=MONO_DIARIZERS, default="campplus",
+                        help="campplus (default): a pretrained speaker embedding, about 7-8 ms of CPU per second of "
+                             "mono audio; cepstral: the older diarizer, ~20x cheaper and much worse at telling "
+                             "voices apart (docs/studies/diarization_campplus.md)")
     parser.add_argument("--mono-first-speaker-agent", action="store_true",
                         help="in a two-speaker mono recording, call the first voice 'agent' and the other "
                              "'customer' (true of inbound queues, where the agent answers; not of outbound calls); "
@@ -160,6 +166,7 @@ def from_namespace(args: argparse.Namespace) -> CallmoodOptions:
         scorer=args.scorer, vertex_endpoint=args.vertex_endpoint, vertex_project=args.vertex_project,
         vertex_region=args.vertex_region, vertex_api_endpoint=args.vertex_api_endpoint,
         mono_speakers=args.mono_speakers, mono_first_speaker_agent=args.mono_first_speaker_agent,
+        mono_diarizer=args.mono_diarizer,
     )
 
 

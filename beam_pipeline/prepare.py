@@ -169,7 +169,8 @@ def _prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, optio
     else:
         turns = diarized_turns(channels[0], audio.sample_rate_hz, options.turns,
                                DiarizationOptions(num_speakers=options.mono_speakers,
-                                                  first_speaker_role=options.mono_first_speaker_agent))
+                                                  first_speaker_role=options.mono_first_speaker_agent,
+                                                  method=options.mono_diarizer))
     if not turns:
         raise StageError("segment", _no_speech_reason(audio.channels, audio.duration_s))
     stats = conversation_stats(turns, audio.duration_s)

@@ -12,30 +12,37 @@ i.e. the Turn rows the pipeline stores) and scores them with pyannote.metrics:
 * overlapping speech is scored (a single-label diarizer misses the second voice
   there, which shows up as missed speech).
 
-Speakers: calls are built from the *evaluation* speakers by default (RAVDESS
-actors 11-20, EmoDB speakers 12-16), which no parameter of the diarizer was
-trained or tuned on; the speaker list is printed with every run. The speaker
-embedding (whitening and network) was fitted on RAVDESS 01-06, EmoDB 03, 08, 09
-and TurEV; the thresholds (`spread_threshold`, `third_speaker_spread`,
-`segment_s`, `switch_penalty`, `smoothing_s`, `speech_padding_s`) and the choice of
-`clustering` were tuned on calls of RAVDESS 07-10 and EmoDB 10, 11 (`simulated_calls.TUNING_SPEAKERS`,
-``--speakers tuning``, with ``--seed`` 7 to 12 for more calls) and on two folds of
-the development speakers with the whitening refitted without each fold's voices. ``--speakers development`` builds
-calls from all development speakers instead (the embedding has heard most of
-them, so those figures flatter it). The demo calls mix speakers of both sets.
+Speakers and set-up (the defaults, issue 16): two-minute calls of *held-out* voices
+(``--speakers held-out``: RAVDESS 11-20, EmoDB 12-16, and every nEMO (pl), ASED (am),
+emotiontts (ko) and TurEV (tr) voice not in `simulated_calls.CAMPPLUS_TUNING_SPEAKERS`;
+voices with under a minute of clips are left out, and each corpus gets an even share of
+the calls), each side at its own level with line noise 12-35 dB under it, G.711
+(mu-law / A-law per side) or, for ``--mp3-calls``, an MP3 archive; one-, two- and
+three-speaker files. Both diarizers (``--methods campplus,cepstral``) run on the same
+calls. CAM++ was pretrained elsewhere; what was tuned for it (its count thresholds, the
+embedding centre, the switch penalty) was tuned on calls of
+``CAMPPLUS_TUNING_SPEAKERS`` only (`benchmarks/tune_campplus.py`). The cepstral
+diarizer's whitening was fitted on RAVDESS 01-06, EmoDB 03, 08, 09 and TurEV (so its
+TurEV figures flatter it) and its thresholds tuned on RAVDESS 07-10 and EmoDB 10, 11;
+``--speakers evaluation --snr-db none --duration-s 60`` rebuilds its older figures'
+set-up (``--speakers tuning`` / ``development`` its older speaker sets). The speaker
+list and the voices actually used are printed with every run.
 
-Cases: two-speaker calls with a persistent mood per speaker (the headline
-figure), two-speaker calls where every sentence has a fresh random emotion
-(a stress test), one-speaker recordings and three-speaker calls; and, with
-``--demo-calls``, the project's stereo demo calls (examples/calls, RAVDESS actors
-of both sets) summed to mono and scored against their truth turns.
+Cases: two-speaker calls with a persistent mood per speaker (the headline figure),
+split by pairing (a man and a woman, same sex, sex not given: emotiontts and TurEV)
+and by corpus; the same through MP3; one-speaker recordings; three-speaker calls;
+optionally (``--stress-calls``) two-speaker calls where every sentence has a fresh
+random emotion; and, with ``--demo-calls``, the project's stereo demo calls
+(examples/calls, RAVDESS actors of both sets) summed to mono and scored against their
+truth turns.
 
 CPU cost is process time on one thread per second of audio, split into voice
 activity, diarization proper (features, embedding, clustering, resegmentation)
 and turn building; the whole product's budget is 2 ms per second of audio.
 
-    .venv/bin/python benchmarks/diarization_der.py [--calls 20] [--rttm-dir /tmp/der]
-        [--speakers evaluation|tuning|development] [--options '{"num_speakers": 2}']
+    .venv/bin/python benchmarks/diarization_der.py [--calls 40] [--mp3-calls 12] [--small-calls 20]
+        [--methods campplus,cepstral] [--speakers held-out|campplus-tuning|evaluation|tuning|development]
+        [--options '{"num_speakers": 2}'] [--rttm-dir /tmp/der] [--json out.json]
 """
 from __future__ import annotations
 
@@ -55,11 +62,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.simulated_calls import (DEFAULT_DATA_ROOT, EVALUATION_SPEAKERS, SAMPLE_RATE_HZ,  # noqa: E402
-                                        TUNING_SPEAKERS, CallPlan, SimulatedCall, call_set, development_speakers,
+from benchmarks.simulated_calls import (CAMPPLUS_TUNING_SPEAKERS, DEFAULT_DATA_ROOT,  # noqa: E402
+                                        EVALUATION_SPEAKERS, MIN_SPEECH_S_PER_SPEAKER, SAMPLE_RATE_HZ, TUNING_SPEAKERS,
+                                        CallPlan, SimulatedCall, call_set, development_speakers, held_out_speakers,
                                         read_manifest, rttm_lines)
 from beam_pipeline.segment.diarization import (DEFAULT_EMBEDDER_PATH, DiarizationOptions, SpeakerEmbedder,  # noqa: E402
-                                       diarize)
+                                               default_speaker_model, diarize)
 from beam_pipeline.segment.turns import Turn, TurnOptions, speaker_turns, speech_frames  # noqa: E402
 
 COLLAR_S = 0.25                     # each side of a reference boundary
@@ -173,17 +181,30 @@ def summary(name: str, scores: Sequence[CallScore]) -> dict:
 
 
 def build_cases(speakers: Sequence[str], n_calls: int, n_small: int, data_root: Path, seed: int,
-                duration_s: float) -> dict[str, list[SimulatedCall]]:
+                duration_s: float, snr_db: tuple[float, float] | None = None, n_mp3: int = 0,
+                n_stress: int | None = None) -> dict[str, list[SimulatedCall]]:
+    """The simulated calls of each case.
+
+    With `snr_db` (the issue-16 set-up) each side's line noise sits 12-35 dB (say) under
+    its own speech level, speakers with too few clips for a long call are left out and
+    every corpus gets an even share of the calls; else the older set-up (line noise at
+    -62 to -50 dBFS, corpora in proportion to their speakers).
+    """
     clips = read_manifest(data_root)
-    plan = CallPlan(duration_s=duration_s)
+    plan = CallPlan(duration_s=duration_s, snr_db=snr_db)
+    kw = dict(min_speech_s=MIN_SPEECH_S_PER_SPEAKER, by_corpus_evenly=True) if snr_db is not None else {}
     stress = dataclasses.replace(plan, mood_persistence=0.0, neutral_share=0.0)
-    return {
-        "2 speakers": call_set(n_calls, 2, speakers, clips, seed, plan, prefix="two"),
-        "2 speakers, every sentence a random emotion": call_set(n_small, 2, speakers, clips, seed + 1, stress,
-                                                                prefix="stress"),
-        "1 speaker": call_set(n_small, 1, speakers, clips, seed + 2, plan, prefix="one"),
-        "3 speakers": call_set(n_small, 3, speakers, clips, seed + 3, plan, prefix="three"),
-    }
+    cases = {"2 speakers": call_set(n_calls, 2, speakers, clips, seed, plan, prefix="two", **kw)}
+    if n_mp3:
+        cases["2 speakers, MP3"] = call_set(n_mp3, 2, speakers, clips, seed + 4,
+                                            dataclasses.replace(plan, codec="mp3"), prefix="mp3", **kw)
+    n_stress = n_small if n_stress is None else n_stress
+    if n_stress:
+        cases["2 speakers, every sentence a random emotion"] = call_set(n_stress, 2, speakers, clips, seed + 1, stress,
+                                                                        prefix="stress", **kw)
+    cases["1 speaker"] = call_set(n_small, 1, speakers, clips, seed + 2, plan, prefix="one", **kw)
+    cases["3 speakers"] = call_set(n_small, 3, speakers, clips, seed + 3, plan, prefix="three", **kw)
+    return cases
 
 
 def demo_calls(folder: Path) -> list[SimulatedCall]:
@@ -213,18 +234,34 @@ def print_row(row: dict) -> None:
           f"{100 * row['speaker_count_correct']:3.0f} % {row['found_speakers']}", flush=True)
 
 
+def pairing(speakers: Sequence[str], sex: dict[str, str]) -> str:
+    sexes = [sex.get(k, "") for k in speakers]
+    if not all(sexes):
+        return "sex not given"
+    return "same sex" if len(set(sexes)) == 1 else "a man and a woman"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=20, help="two-speaker calls (headline case)")
-    parser.add_argument("--small-calls", type=int, default=8, help="calls of each other case")
-    parser.add_argument("--duration-s", type=float, default=60.0)
-    parser.add_argument("--speakers", choices=("evaluation", "tuning", "development"), default="evaluation",
-                        help="evaluation: held-out voices (the figures to quote); tuning: the voices the "
-                             "thresholds were tuned on (never heard by the embedding); development: all voices "
-                             "any part was fitted or tuned on")
+    parser.add_argument("--calls", type=int, default=40, help="two-speaker calls (headline case)")
+    parser.add_argument("--mp3-calls", type=int, default=12, help="two-speaker calls through an MP3 archive")
+    parser.add_argument("--small-calls", type=int, default=20, help="one- and three-speaker calls")
+    parser.add_argument("--stress-calls", type=int, default=0,
+                        help="two-speaker calls where every sentence has a fresh random emotion")
+    parser.add_argument("--duration-s", type=float, default=120.0)
+    parser.add_argument("--snr-db", default="12,35",
+                        help="each side's line noise this many dB (a range) under its speech; 'none': the older "
+                             "fixed -62..-50 dBFS noise")
+    parser.add_argument("--speakers", choices=("held-out", "campplus-tuning", "evaluation", "tuning", "development"),
+                        default="held-out",
+                        help="held-out: RAVDESS 11-20, EmoDB 12-16 and the newer corpora's held-out voices (the "
+                             "figures to quote); campplus-tuning: the voices CAM++'s thresholds were tuned on; "
+                             "evaluation / tuning / development: the older sets of the cepstral diarizer")
+    parser.add_argument("--methods", default="campplus,cepstral",
+                        help="comma-separated DiarizationOptions.method values, each run on the same calls")
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
-    parser.add_argument("--embedder", type=Path, default=DEFAULT_EMBEDDER_PATH)
-    parser.add_argument("--options", default="{}", help="JSON overrides of DiarizationOptions")
+    parser.add_argument("--embedder", type=Path, default=DEFAULT_EMBEDDER_PATH, help="cepstral: its whitening")
+    parser.add_argument("--options", default="{}", help="JSON overrides of DiarizationOptions (every method)")
     parser.add_argument("--rttm-dir", type=Path, default=None, help="write reference and hypothesis RTTM here")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None, help="write the summary as JSON here")
@@ -232,42 +269,62 @@ def main() -> None:
                         help="also score these stereo demo calls summed to mono (e.g. examples/calls)")
     args = parser.parse_args()
 
-    options = dataclasses.replace(DiarizationOptions(), **json.loads(args.options))
-    embedder = SpeakerEmbedder.load(args.embedder)
     clips = read_manifest(args.data_root)
-    speakers = {"evaluation": list(EVALUATION_SPEAKERS), "tuning": list(TUNING_SPEAKERS),
-                "development": [s for s in development_speakers(clips) if not s.startswith("turev")]}[args.speakers]
-    cases = build_cases(speakers, args.calls, args.small_calls, args.data_root, args.seed, args.duration_s)
+    speakers = {"held-out": lambda: held_out_speakers(clips),
+                "campplus-tuning": lambda: list(CAMPPLUS_TUNING_SPEAKERS),
+                "evaluation": lambda: list(EVALUATION_SPEAKERS), "tuning": lambda: list(TUNING_SPEAKERS),
+                "development": lambda: [s for s in development_speakers(clips) if not s.startswith("turev")],
+                }[args.speakers]()
+    snr_db = None if args.snr_db == "none" else tuple(float(v) for v in args.snr_db.split(","))
+    cases = build_cases(speakers, args.calls, args.small_calls, args.data_root, args.seed, args.duration_s,
+                        snr_db=snr_db, n_mp3=args.mp3_calls, n_stress=args.stress_calls)
     if args.demo_calls is not None:
         cases["demo calls summed to mono"] = demo_calls(args.demo_calls)
     sex = {speaker: clip_list[0].sex for speaker, clip_list in clips.items()}
-    timing = Timing()
-    results = []
     print(f"{args.speakers} speakers: {', '.join(speakers)}")
-    print(f"options: {options}")
-    for name, calls in cases.items():
-        scores = evaluate(calls, options, embedder, args.rttm_dir, timing)
-        rows = [summary(name, scores)]
-        if name.startswith("2 speakers"):
-            for pairing, same in (("a man and a woman", False), ("same sex", True)):
-                subset = [s for s in scores if all(k in sex for k in s.speakers)
-                          and (len({sex[k] for k in s.speakers}) == 1) == same]
-                if subset:
-                    rows.append(summary(f"  of which {pairing}", subset))
-        for row in rows:
-            results.append(row)
-            print_row(row)
-    cost = {"audio_s": round(timing.audio_s, 1),
-            "vad_ms_per_s": round(timing.per_audio_second_ms(timing.vad_s), 3),
-            "diarize_ms_per_s": round(timing.per_audio_second_ms(timing.diarize_s), 3),
-            "turns_ms_per_s": round(timing.per_audio_second_ms(timing.turns_s), 3)}
-    print(f"CPU per second of audio over {cost['audio_s']:.0f} s: VAD {cost['vad_ms_per_s']:.3f} ms, "
-          f"diarization {cost['diarize_ms_per_s']:.3f} ms "
-          f"({1000 / max(cost['diarize_ms_per_s'], 1e-9):.0f}x real time per core), "
-          f"turns {cost['turns_ms_per_s']:.3f} ms")
+    used = sorted({k for calls in cases.values() for call in calls for k in call.speakers})
+    print(f"voices in the calls ({len(used)}): {', '.join(used)}")
+    results, costs = [], {}
+    for method in args.methods.split(","):
+        options = dataclasses.replace(DiarizationOptions(), **{"method": method, **json.loads(args.options)})
+        embedder = SpeakerEmbedder.load(args.embedder) if method == "cepstral" else default_speaker_model()
+        if method == "campplus":
+            embedder.session                     # opened once per process: not a per-call cost
+        timing = Timing()
+        print(f"\n== {method}: {options}")
+        for name, calls in cases.items():
+            scores = evaluate(calls, options, embedder, args.rttm_dir, timing)
+            rows = [summary(name, scores)]
+            if name.startswith("2 speakers"):
+                for kind in ("a man and a woman", "same sex", "sex not given"):
+                    subset = [s for s in scores if pairing(s.speakers, sex) == kind]
+                    if subset:
+                        rows.append(summary(f"  of which {kind}", subset))
+            if name != "demo calls summed to mono":
+                for corpus in sorted({s.speakers[0].split("_")[0] for s in scores}):
+                    subset = [s for s in scores if s.speakers[0].split("_")[0] == corpus]
+                    rows.append(summary(f"  {corpus}", subset))
+            for row in rows:
+                row["method"] = method
+                results.append(row)
+                print_row(row)
+        cost = {"audio_s": round(timing.audio_s, 1),
+                "vad_ms_per_s": round(timing.per_audio_second_ms(timing.vad_s), 3),
+                "diarize_ms_per_s": round(timing.per_audio_second_ms(timing.diarize_s), 3),
+                "turns_ms_per_s": round(timing.per_audio_second_ms(timing.turns_s), 3)}
+        total_ms = cost["vad_ms_per_s"] + cost["diarize_ms_per_s"] + cost["turns_ms_per_s"]
+        costs[method] = cost
+        print(f"{method}: CPU per second of audio over {cost['audio_s']:.0f} s: VAD {cost['vad_ms_per_s']:.3f} ms, "
+              f"diarization {cost['diarize_ms_per_s']:.3f} ms, turns {cost['turns_ms_per_s']:.3f} ms; "
+              f"all three {total_ms:.2f} ms ({1000 / max(total_ms, 1e-9):.0f}x real time per core)")
     if args.json is not None:
-        args.json.write_text(json.dumps({"speakers": speakers, "options": dataclasses.asdict(options),
-                                         "cases": results, "cpu": cost}, indent=1))
+        args.json.write_text(json.dumps({"speakers": speakers, "voices_used": used, "cases": results,
+                                         "cpu": costs, "args": vars(args) | {"data_root": str(args.data_root),
+                                                                             "embedder": str(args.embedder),
+                                                                             "rttm_dir": str(args.rttm_dir),
+                                                                             "json": str(args.json),
+                                                                             "demo_calls": str(args.demo_calls)}},
+                                        indent=1))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,44 @@
 """Diarization of mono call recordings: which stretches of speech belong to which speaker.
 
 A stereo call has one side per channel; a mono recording has both voices in one
-signal, so the segmentation stage must find the voices itself. The steps, all on
+signal, so the segmentation stage must find the voices itself. Two diarizers, chosen
+by `DiarizationOptions.method`, share the voice activity, the speech-edge padding,
+the naming and the turn cutting:
+
+``"campplus"`` (the default): a pretrained speaker embedding, CAM++ (3D-Speaker,
+Apache-2.0, shipped as ONNX: `beam_pipeline.segment.speaker_embedding`, `speaker_models/`):
+
+1. voice activity: `speech_frames`;
+2. windows: each run of speech (runs under `merge_gap_s` apart joined) gets its own
+   Kaldi fbank and windows of `window_s` every `hop_s`, flush with both ends; a run
+   shorter than a window is one window of its own length down to `min_window_s`
+   (`embed_speech_windows`). Only speech is embedded; windows of one length run in
+   one batch; a call with more than `max_windows` has its hop stretched;
+3. embeddings: CAM++ (192 values), unit length, minus the shipped centre of the
+   embedding space (`campplus_centre.npz`, the mean over telephone speech of the
+   tuning voices), unit length again;
+4. clustering of the windows of at least `min_cluster_window_s` (`speaker_centroids`,
+   `cluster_windows`, `split_windows`): spherical k-means on cosine from three
+   deterministic starts (average linkage, the first principal component, farthest
+   points), the best kept, so a lone odd window is never a speaker of its own; the
+   count is `num_speakers` when given, else read from how alike the split's centroids
+   are (`two_speaker_similarity`, `three_speaker_similarity`, tuned on tuning voices only:
+   `benchmarks/tune_campplus.py`); a cluster under `min_speaker_share` is folded;
+5. frame labels (`window_frame_labels`): every speech frame scores each speaker by the
+   mean cosine of the windows covering it to that speaker's centroid; a Viterbi pass
+   per run of speech with `window_switch_penalty` per change places a change of
+   speaker inside a run; speech no window covers takes its nearest neighbour's speaker;
+6. speech edges (`pad_speech`), names, turns: as below.
+
+Why a pretrained embedding: the project's own corpora hold too few voices to learn
+one (see `docs/studies/diarization_cepstral.md`), and CAM++ tells voices apart where a
+cepstral mean cannot. What was measured, against the cepstral diarizer on the same
+held-out calls, is in `docs/studies/diarization_campplus.md`; in short, the count is
+the weak part, so a deployment that knows its calls are two-party should pass it.
+
+``"cepstral"`` (the older, ~20x cheaper one): kept for deployments whose CPU budget cannot afford an embedding
+network; it confuses voices of the same sex far more often (see
+`benchmarks/diarization_der.py` for both on the same calls). Its steps, all on
 the 20 ms frame grid the voice-activity detector (`turns.speech_frames`) uses:
 
 1. voice activity: `speech_frames`, the same detector the stereo path uses;
@@ -62,6 +99,7 @@ import scipy.cluster.hierarchy
 import scipy.fft
 import scipy.linalg
 
+from beam_pipeline.segment.speaker_embedding import SpeakerEmbeddingModel
 from beam_pipeline.segment.turns import Turn, TurnOptions, speaker_turns, speech_frames
 
 DEFAULT_EMBEDDER_PATH = Path(__file__).resolve().with_name("diarization_embedder.npz")
@@ -109,6 +147,19 @@ class DiarizationOptions:
     resegment_iterations: int = 2
     speech_padding_s: float = 0.2        # each speech run is extended by up to this (the VAD misses quiet edges)
     first_speaker_role: bool = False     # two speakers: the first is "agent", the other "customer"
+    # --- which diarizer: "campplus" (CAM++ embeddings of speech windows, `diarize_campplus`) or "cepstral"
+    # (the whitened cepstral means above, steps 2-6 of the module docstring)
+    method: str = "campplus"
+    window_s: float = 1.5                # CAM++: length of an embedded window of speech
+    hop_s: float = 0.75                  # ... and the step between windows inside a run of speech
+    min_window_s: float = 0.25           # ... runs shorter than this are not embedded (nearest speaker)
+    min_cluster_window_s: float = 1.0    # ... shorter windows are labelled by the clusters, not clustered
+    merge_gap_s: float = 0.3             # ... runs of speech closer than this are windowed as one
+    max_windows: int = 4000              # ... a longer call's windows are spaced out to this many
+    two_speaker_similarity: float = 0.40   # ... 2+ voices when the 2-way split's centroids are less alike
+    three_speaker_similarity: float = 0.34  # ... 3 when every pair of the 3-way split's centroids is less alike
+    window_switch_penalty: float = 0.0   # ... Viterbi cost (cosine x frames) of a change of speaker in a run
+                                         # (0-4 measured within 0.5 points on the tuning calls; 0 was lowest)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -711,6 +762,264 @@ def pad_speech(labels: np.ndarray, max_frames: int) -> np.ndarray:
     return labels
 
 
+# --------------------------------------------------------------------------- CAM++ windows
+
+def speech_runs(speech: np.ndarray, merge_gap_frames: int) -> np.ndarray:
+    """[start, end) VAD-frame bounds of runs of speech, runs closer than `merge_gap_frames` joined. int (n, 2)."""
+    padded = np.concatenate(([False], np.asarray(speech, dtype=bool), [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    runs = edges.reshape(-1, 2)
+    if runs.shape[0] <= 1 or merge_gap_frames <= 0:
+        return runs.astype(np.int64)
+    keep_gap = runs[1:, 0] - runs[:-1, 1] > merge_gap_frames
+    starts = np.concatenate(([runs[0, 0]], runs[1:, 0][keep_gap]))
+    ends = np.concatenate((runs[:-1, 1][keep_gap], [runs[-1, 1]]))
+    return np.stack((starts, ends), axis=1).astype(np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddedWindows:
+    """CAM++ embeddings of windows of speech, and the VAD frames each window covers."""
+
+    unit: np.ndarray                     # (n, 192) float32, unit length
+    spans: np.ndarray                    # (n, 2) int: [start, end) VAD frames
+    lengths: np.ndarray                  # (n,) int: fbank frames (10 ms) embedded
+
+
+def embed_speech_windows(samples: np.ndarray, sample_rate_hz: int, speech: np.ndarray, frame_s: float,
+                         options: DiarizationOptions, model: SpeakerEmbeddingModel) -> EmbeddedWindows:
+    """Windows of `window_s` every `hop_s` over each run of speech, embedded by CAM++ in batches of one length.
+
+    Only speech is embedded: each run (runs under `merge_gap_s` apart joined) gets
+    its own fbank (so memory follows the longest run, not the call), windows flush
+    with its start and end; a run shorter than a window is one window of its own
+    length, cut down to a whole 0.05 s so that short windows batch together; runs
+    under `min_window_s` get none. A call with more than `max_windows` windows has
+    its hop stretched to keep that many.
+    """
+    from beam_pipeline import speaker_embedding as se
+
+    audio = se.to_model_rate(samples, sample_rate_hz)
+    vad_step = int(round(frame_s * se.SAMPLE_RATE_HZ))          # model-rate samples per VAD frame
+    runs = speech_runs(speech, int(round(options.merge_gap_s / frame_s)))
+    window = int(round(options.window_s * 100))                  # fbank frames (10 ms)
+    shortest = int(round(options.min_window_s * 100))
+    hop = max(1, int(round(options.hop_s * 100)))
+    run_frames = (runs[:, 1] - runs[:, 0]) * vad_step // se.FRAME_SHIFT if runs.size else np.zeros(0, np.int64)
+    expected = np.where(run_frames > window, (run_frames - window) // hop + 2, run_frames >= shortest).sum() \
+        if runs.size else 0
+    if expected > options.max_windows:
+        hop = int(math.ceil(hop * expected / options.max_windows))
+    by_length: dict[int, list[tuple[np.ndarray, int]]] = {}
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for start, end in runs.tolist():
+        first = start * vad_step
+        fbank = se.kaldi_fbank(audio[first: min(audio.size, end * vad_step + se.FRAME_LENGTH - se.FRAME_SHIFT)])
+        n = fbank.shape[0]
+        if n < shortest:
+            continue
+        length = window if n >= window else n - n % 5
+        starts = se.window_starts(n, length, hop)
+        by_length.setdefault(length, []).append((se.normalised_windows(fbank, starts, length), first))
+        for offset in starts.tolist():
+            lo = (first + offset * se.FRAME_SHIFT) // vad_step
+            hi = (first + (offset + length) * se.FRAME_SHIFT) // vad_step
+            spans.setdefault(length, []).append((lo, max(lo + 1, min(hi, end))))
+    if not by_length:
+        return EmbeddedWindows(np.zeros((0, se.EMBEDDING_SIZE), np.float32), np.zeros((0, 2), np.int64),
+                               np.zeros(0, np.int64))
+    embeddings, all_spans, lengths = [], [], []
+    for length in sorted(by_length):
+        embeddings.append(model.unit_embeddings(np.concatenate([w for w, _ in by_length[length]])))
+        all_spans.extend(spans[length])
+        lengths.extend([length] * len(spans[length]))
+    spans_array = np.array(all_spans, dtype=np.int64)
+    order = np.argsort(spans_array[:, 0], kind="stable")
+    return EmbeddedWindows(np.concatenate(embeddings)[order], spans_array[order], np.array(lengths)[order])
+
+
+def _spherical_kmeans(unit: np.ndarray, labels: np.ndarray, k: int, iterations: int = 30) -> tuple[np.ndarray, float]:
+    """Lloyd steps on cosine similarity from `labels`; the labels and the mean similarity to the own centroid."""
+    labels = labels.copy()
+    centroids = np.zeros((k, unit.shape[1]))
+    for _ in range(iterations):
+        for j in range(k):
+            members = unit[labels == j]
+            if members.shape[0]:
+                centroids[j] = members.mean(axis=0)
+        centroids = _unit(centroids)
+        similarity = unit @ centroids.T
+        relabelled = np.argmax(similarity, axis=1)
+        if np.array_equal(relabelled, labels):
+            break
+        labels = relabelled
+    return labels, float(np.mean(similarity[np.arange(unit.shape[0]), labels]))
+
+
+def split_windows(unit: np.ndarray, k: int) -> np.ndarray:
+    """k clusters of unit-length embeddings that do not peel off outliers: spherical k-means, best of several starts.
+
+    Starts: average-linkage agglomerative clustering (which on its own tends to make
+    a cluster of one odd window), the sign of the first principal component(s)
+    (k-means on them for k = 3), and farthest-point seeding; each refined by
+    spherical k-means, the one with the highest mean cosine to its own centroid kept.
+    Deterministic: no random restarts.
+    """
+    n = unit.shape[0]
+    if k <= 1 or n <= k:
+        return np.zeros(n, dtype=np.int64) if k <= 1 else np.arange(n, dtype=np.int64)
+    starts = []
+    tree = scipy.cluster.hierarchy.linkage(unit, method="average", metric="cosine")
+    starts.append(scipy.cluster.hierarchy.fcluster(tree, k, "maxclust") - 1)
+    centred = unit - unit.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    components = centred @ vt[: k - 1].T
+    starts.append((components[:, 0] > 0).astype(np.int64) if k == 2 else _kmeans(components, k))
+    starts.append(_kmeans(unit, k))
+    best, best_score = None, -np.inf
+    for start in starts:
+        labels, score = _spherical_kmeans(unit, np.asarray(start, dtype=np.int64), k)
+        if score > best_score + 1e-9:
+            best, best_score = labels, score
+    return np.unique(best, return_inverse=True)[1].astype(np.int64)
+
+
+def _centroid_similarities(unit: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    present = np.unique(labels)
+    centroids = _unit(np.stack([unit[labels == k].mean(axis=0) for k in present]))
+    similarity = centroids @ centroids.T
+    return similarity[np.triu_indices(present.size, 1)]
+
+
+_MAX_CLUSTERED_WINDOWS = 2000     # longer calls: clustered on an even sample, every window then given its centroid
+
+
+def cluster_windows(unit: np.ndarray, options: DiarizationOptions) -> np.ndarray:
+    """Speaker label per window embedding (0..k-1): the count, given or estimated, then `split_windows`.
+
+    The count when not given: 1 unless the 2-way split's centroids have a cosine
+    under `two_speaker_similarity`; 3 if the 3-way split's most alike pair of
+    centroids is still under `three_speaker_similarity`; capped at `max_speakers`.
+    A cluster with under `min_speaker_share` of the windows is folded into its nearest.
+    """
+    n = unit.shape[0]
+    if n > _MAX_CLUSTERED_WINDOWS:
+        sample = np.linspace(0, n - 1, _MAX_CLUSTERED_WINDOWS).round().astype(np.int64)
+        sample_labels = cluster_windows(unit[sample], options)
+        k = int(sample_labels.max()) + 1
+        centroids = _unit(np.stack([unit[sample][sample_labels == j].mean(axis=0) for j in range(k)]))
+        labels, _ = _spherical_kmeans(unit, np.argmax(unit @ centroids.T, axis=1), k, iterations=3)
+        return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    weights = np.ones(n)
+    if options.num_speakers is not None:
+        count = min(options.num_speakers, n)
+        labels = split_windows(unit, count)
+        keep = count
+    else:
+        keep = 1
+        labels = np.zeros(n, dtype=np.int64)
+        if options.max_speakers >= 2 and n >= 2:
+            two = _fold_small_clusters(unit, split_windows(unit, 2), weights, 1, options.min_speaker_share)
+            if np.unique(two).size == 2 and _centroid_similarities(unit, two).max() < options.two_speaker_similarity:
+                labels = two
+                if options.max_speakers >= 3 and n >= 3:
+                    three = _fold_small_clusters(unit, split_windows(unit, 3), weights, 1, options.min_speaker_share)
+                    if np.unique(three).size == 3 and \
+                            _centroid_similarities(unit, three).max() < options.three_speaker_similarity:
+                        labels = three
+    labels = _fold_small_clusters(unit, labels, weights, keep, options.min_speaker_share)
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def speaker_centroids(windows: EmbeddedWindows, options: DiarizationOptions) -> np.ndarray:
+    """(k, 192) unit centroids of the speakers: `cluster_windows` on the windows of at least
+    `min_cluster_window_s` (all windows when fewer than two are that long)."""
+    long_enough = windows.lengths >= int(round(options.min_cluster_window_s * 100))
+    if long_enough.sum() < 2:
+        long_enough = np.ones(windows.lengths.size, dtype=bool)
+    unit = windows.unit[long_enough]
+    labels = cluster_windows(unit, options)
+    return _unit(np.stack([unit[labels == j].mean(axis=0) for j in range(int(labels.max()) + 1)]))
+
+
+def window_frame_labels(windows: EmbeddedWindows, centroids: np.ndarray, speech: np.ndarray,
+                        options: DiarizationOptions, frame_s: float) -> np.ndarray:
+    """Speaker of every VAD frame (-1 for non-speech) from the windows' clusters.
+
+    Each speech frame scores each speaker by the mean cosine, over the windows that
+    cover it, of those windows to the speaker's centroid (`speaker_centroids`); a Viterbi pass over each
+    run of speech (blocks of 0.1 s) pays `window_switch_penalty` per frame of a block
+    to change speaker inside a run, nothing across a pause, so a change of speaker
+    without a pause lands where the windows' evidence turns. Speech no window
+    covers (runs under `min_window_s`) takes the speaker of the nearest covered frame.
+    """
+    n_frames = speech.size
+    k = centroids.shape[0]
+    out = np.full(n_frames, -1, dtype=np.int64)
+    indices = np.flatnonzero(speech)
+    if indices.size == 0:
+        return out
+    if k == 1:
+        out[indices] = 0
+        return out
+    scores = windows.unit @ centroids.T                           # (n_windows, k)
+    total = np.zeros((n_frames + 1, k))
+    count = np.zeros(n_frames + 1)
+    np.add.at(total, windows.spans[:, 0], scores)
+    np.add.at(total, windows.spans[:, 1], -scores)
+    np.add.at(count, windows.spans[:, 0], 1.0)
+    np.add.at(count, windows.spans[:, 1], -1.0)
+    total = np.cumsum(total, axis=0)[:n_frames]
+    count = np.cumsum(count)[:n_frames]
+    covered = indices[count[indices] > 0.5]
+    if covered.size == 0:
+        out[indices] = 0
+        return out
+    frame_scores = total[covered] / count[covered][:, np.newaxis]
+    run_ids = np.cumsum(np.concatenate(([0], np.diff(covered) > 1)))
+    block = max(1, int(round(_RESEGMENT_BLOCK_S / frame_s)))
+    position_in_run = np.arange(run_ids.size) - np.flatnonzero(
+        np.concatenate(([True], run_ids[1:] != run_ids[:-1])))[run_ids]
+    block_ids = np.cumsum(np.concatenate(([0], (run_ids[1:] != run_ids[:-1])
+                                          | (position_in_run[1:] % block == 0))))
+    block_starts = np.flatnonzero(np.concatenate(([True], block_ids[1:] != block_ids[:-1])))
+    new_run = np.concatenate(([True], run_ids[block_starts[1:]] != run_ids[block_starts[1:] - 1]))
+    penalties = np.where(new_run, 0.0, options.window_switch_penalty * block)
+    block_scores = np.add.reduceat(frame_scores, block_starts, axis=0)
+    out[covered] = _viterbi(block_scores, penalties)[block_ids]
+    uncovered = indices[count[indices] <= 0.5]
+    if uncovered.size:
+        right = np.clip(np.searchsorted(covered, uncovered), 0, covered.size - 1)
+        left = np.clip(right - 1, 0, covered.size - 1)
+        nearest = np.where(uncovered - covered[left] <= covered[right] - uncovered, covered[left], covered[right])
+        out[uncovered] = out[nearest]
+    return out
+
+
+def diarize_campplus(samples: np.ndarray, sample_rate_hz: int, speech: np.ndarray, frame_s: float,
+                     options: DiarizationOptions, model: SpeakerEmbeddingModel) -> Diarization:
+    """`diarize` with CAM++: embed windows of speech, cluster them, label frames, pad speech edges, name."""
+    windows = embed_speech_windows(samples, sample_rate_hz, speech, frame_s, options, model)
+    if windows.unit.shape[0] == 0:
+        if not speech.any():
+            return Diarization(frame_s, np.full(speech.size, -1, dtype=np.int64), ())
+        labels = np.where(speech, 0, -1).astype(np.int64)        # a little speech, too short to embed: one voice
+        n_speakers = 1
+    else:
+        centroids = speaker_centroids(windows, options)
+        n_speakers = centroids.shape[0]
+        labels = window_frame_labels(windows, centroids, speech, options, frame_s)
+    labels = pad_speech(labels, int(round(options.speech_padding_s / frame_s)))
+    labels, names = _name_speakers(labels, n_speakers, options)
+    return Diarization(frame_s, labels, names)
+
+
+@functools.cache
+def default_speaker_model() -> SpeakerEmbeddingModel:
+    """The shipped CAM++ model, one per process (its onnxruntime session opens on first use)."""
+    return SpeakerEmbeddingModel()
+
+
 # --------------------------------------------------------------------------- the stage
 
 def _name_speakers(labels: np.ndarray, n_speakers: int,
@@ -729,7 +1038,8 @@ def _name_speakers(labels: np.ndarray, n_speakers: int,
 
 def diarize(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions = TurnOptions(),
             options: DiarizationOptions = DiarizationOptions(),
-            embedder: SpeakerEmbedder | None = None, speech: np.ndarray | None = None) -> Diarization:
+            embedder: SpeakerEmbedder | SpeakerEmbeddingModel | None = None,
+            speech: np.ndarray | None = None) -> Diarization:
     """Who speaks when in a mono recording.
 
     Parameters
@@ -738,7 +1048,9 @@ def diarize(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions 
     sample_rate_hz : its rate (16 kHz in the pipeline; >= 8 kHz works).
     turn_options : the VAD settings (frame length, thresholds) shared with turn cutting.
     options : diarization settings.
-    embedder : the speaker embedding (whitening); the bundled one by default.
+    embedder : the speaker embedding: a `SpeakerEmbeddingModel` (CAM++, for `method="campplus"`; the
+        process's shipped one, `default_speaker_model()`, by default) or a `SpeakerEmbedder`
+        (the cepstral whitening, for `method="cepstral"`; the bundled one by default).
     speech : the VAD frames if already computed (`speech_frames(samples, ...)`).
 
     Returns
@@ -749,10 +1061,15 @@ def diarize(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions 
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 1:
         raise ValueError(f"diarize needs 1-D audio, got shape {samples.shape}")
-    embedder = embedder or default_embedder()
+    if options.method not in ("campplus", "cepstral"):
+        raise ValueError(f"method must be 'campplus' or 'cepstral', got {options.method!r}")
     if speech is None:
         speech = speech_frames(samples, sample_rate_hz, turn_options)
     frame_s = int(round(turn_options.frame_s * sample_rate_hz)) / sample_rate_hz
+    if options.method == "campplus":
+        model = embedder if isinstance(embedder, SpeakerEmbeddingModel) else default_speaker_model()
+        return diarize_campplus(samples, sample_rate_hz, speech, frame_s, options, model)
+    embedder = embedder if isinstance(embedder, SpeakerEmbedder) else default_embedder()
     labels = np.full(speech.size, -1, dtype=np.int64)
     indices = np.flatnonzero(speech)
     power = frame_power(samples, sample_rate_hz, indices, frame_s)
@@ -791,7 +1108,7 @@ def diarize(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions 
 
 def diarized_turns(samples: np.ndarray, sample_rate_hz: int, turn_options: TurnOptions = TurnOptions(),
                    options: DiarizationOptions = DiarizationOptions(),
-                   embedder: SpeakerEmbedder | None = None) -> list[Turn]:
+                   embedder: SpeakerEmbedder | SpeakerEmbeddingModel | None = None) -> list[Turn]:
     """Speaker turns of a mono recording: `diarize`, then each speaker's frames cut into turns.
 
     The mono counterpart of `turns.stereo_turns`, returning the same `Turn` rows with
