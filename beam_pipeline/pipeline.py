@@ -25,10 +25,10 @@ from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.records import RunContext
 from beam_pipeline.scoring import scoring_handler
 from beam_pipeline.sources.claims import ContestedCallIds
-from beam_pipeline.sources.listing import MatchRecordings, check_input, list_local_folder, problem_error
+from beam_pipeline.sources.listing import MatchRecordings, check_input, list_local_folder
 from beam_pipeline.sources.pseudonyms import CallerIdHasher
 from beam_pipeline.sources.recordings import is_recording, local_folder, recording_pattern
-from beam_pipeline.steps import ERRORS, AssembleCalls, PrepareRecording
+from beam_pipeline.steps import ERRORS, AssembleCalls, PrepareRecording, problem_error
 from beam_pipeline.warehouse import open_sink
 from beam_pipeline.warehouse.run_lock import LOCAL_RUNNERS, LocalRunLock
 from beam_pipeline.warehouse.sink import FinishNight, Sink, WriteResults

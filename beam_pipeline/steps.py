@@ -24,6 +24,7 @@ from beam_pipeline.prepare import prepare_call
 from beam_pipeline.records import RunContext, StageError
 from beam_pipeline.scoring.base import ScoringFailure
 from beam_pipeline.sources.claims import contested_error
+from beam_pipeline.sources.listing import MATCH_STAGE, ListingProblem
 from beam_pipeline.sources.pseudonyms import CallerIdHasher
 from beam_pipeline.sources.recordings import SidecarError, read_identity
 from beam_pipeline.warehouse.rows import ErrorResult, ScoredTurn, call_result, error_result, processed_at
@@ -142,3 +143,9 @@ class AssembleCalls(beam.DoFn):
                 0, [GlobalWindow()])
         self._pending = {}
         self._failures = {}
+
+
+def problem_error(problem: ListingProblem, run: RunContext) -> ErrorResult:
+    """The errors row of a recording or folder the listing could not reach (stage `match`)."""
+    return error_result(problem.path, StageError(MATCH_STAGE, problem.reason), run.run_id, run.model_version,
+                        processed_at())

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beam_pipeline import speaker_embedding as se
+from beam_pipeline.segment import speaker_embedding as se
 from beam_pipeline.segment.diarization import (DiarizationOptions, cluster_windows, diarize, diarized_turns, speech_runs,
                                        split_windows)
 from benchmarks.diarization_der import score
 from benchmarks.simulated_calls import DEFAULT_DATA_ROOT, CallPlan, read_manifest, simulate_call
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS = REPO / "beam_pipeline" / "speaker_models"
+MODELS = REPO / "beam_pipeline" / "segment" / "speaker_models"
 CALM = CallPlan(duration_s=40.0, neutral_share=1.0, mood_persistence=1.0, overlap_probability=0.0)
 
 needs_corpus = pytest.mark.skipif(not (DEFAULT_DATA_ROOT / "manifest.csv").exists(),

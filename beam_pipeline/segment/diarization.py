@@ -797,7 +797,7 @@ def embed_speech_windows(samples: np.ndarray, sample_rate_hz: int, speech: np.nd
     under `min_window_s` get none. A call with more than `max_windows` windows has
     its hop stretched to keep that many.
     """
-    from beam_pipeline import speaker_embedding as se
+    from beam_pipeline.segment import speaker_embedding as se
 
     audio = se.to_model_rate(samples, sample_rate_hz)
     vad_step = int(round(frame_s * se.SAMPLE_RATE_HZ))          # model-rate samples per VAD frame

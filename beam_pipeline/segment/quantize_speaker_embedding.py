@@ -25,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from beam_pipeline import speaker_embedding as se  # noqa: E402
+from beam_pipeline.segment import speaker_embedding as se  # noqa: E402
 from benchmarks.simulated_calls import (CAMPPLUS_TUNING_SPEAKERS, DEFAULT_DATA_ROOT, read_manifest,  # noqa: E402
                                         trimmed_speech)
 from ser_model.augment import telephone_channel  # noqa: E402

@@ -29,9 +29,7 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import FileMetadata
 
-from beam_pipeline.records import RunContext, StageError
 from beam_pipeline.sources.recordings import is_local_path, is_recording, local_folder, recording_pattern
-from beam_pipeline.warehouse.rows import ErrorResult, error_result, processed_at
 
 LOG = logging.getLogger(__name__)
 MATCH_STAGE = "match"
@@ -185,9 +183,3 @@ class MatchRecordings(beam.PTransform):
             recordings = pbegin | "ListFolder" >> beam.Create(listing.recordings)
             problems = pbegin | "UnreachableFiles" >> beam.Create(listing.problems)
         return {"recordings": recordings, "problems": problems}
-
-
-def problem_error(problem: ListingProblem, run: RunContext) -> ErrorResult:
-    """The errors row of a recording or folder the listing could not reach (stage `match`)."""
-    return error_result(problem.path, StageError(MATCH_STAGE, problem.reason), run.run_id, run.model_version,
-                        processed_at())
