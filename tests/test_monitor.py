@@ -294,7 +294,8 @@ def test_the_shipped_training_baseline_is_small_in_the_warehouse_bins_and_from_t
     document = json.loads(path.read_text())
     assert document["model_version"] == ModelInfo.read().model_version, (
         "ser_model/artifacts/baseline_metrics.json was made with another model: regenerate it with "
-        "python -m beam_pipeline.monitoring.training_baseline --manifest ../shared/data/manifest.csv --data-root ../shared/data")
+        "python -m beam_pipeline.monitoring.training_baseline --manifest ../shared/data/manifest.csv "
+        "--data-root ../shared/data --corpora ravdess,emodb,turev")
     per_turn = {m.name for m in METRICS if m.population == "turns"}
     assert set(document["metrics"]) == per_turn
     for name, entry in document["metrics"].items():

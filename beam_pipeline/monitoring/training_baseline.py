@@ -14,7 +14,7 @@ few hundred numbers) and ships in the model's directory,
 outputs and must travel with it (a test fails when the versions differ); it is
 built here because it runs the job's own stages. Regenerate it whenever the model changes:
 
-    python -m beam_pipeline.monitoring.training_baseline --manifest ../shared/data/manifest.csv --data-root ../shared/data
+    python -m beam_pipeline.monitoring.training_baseline --manifest ../shared/data/manifest.csv --data-root ../shared/data --corpora ravdess,emodb,turev
 
 `--every k` subsamples deterministically (every k-th clip of each corpus and label in
 path order) for a quick look; the shipped file uses every clip (about 4 minutes on one
@@ -88,13 +88,19 @@ def _turn_rows(clips: Sequence[Clip], info: ModelInfo) -> list:
     return results
 
 
-def compute_baseline(manifest: Path, data_root: Path, every: int, model_dir: Path = DEFAULT_MODEL_DIR) -> dict:
-    """The baseline document: per-turn metrics of the (subsampled) corpora in the warehouse's bins."""
+def compute_baseline(manifest: Path, data_root: Path, every: int, model_dir: Path = DEFAULT_MODEL_DIR,
+                     corpora: Sequence[str] = ()) -> dict:
+    """The baseline document: per-turn metrics of the (subsampled) corpora in the warehouse's bins.
+
+    `corpora`: the corpora the model was trained on (all of the manifest's if empty), so the
+    baseline is what the model was built on and not every corpus the manifest has since gained.
+    """
     from beam_pipeline.warehouse.run_metrics import METRICS
     from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 
     info = ModelInfo.read(model_dir)
-    all_clips = read_manifest(manifest, data_root, info.classes)
+    all_clips = [clip for clip in read_manifest(manifest, data_root, info.classes)
+                 if not corpora or clip.corpus in corpora]
     clips = subsample(all_clips, every)
     results = _turn_rows(clips, info)
     with tempfile.TemporaryDirectory() as scratch:
@@ -125,6 +131,7 @@ def compute_baseline(manifest: Path, data_root: Path, every: int, model_dir: Pat
         "clips_in_manifest": len(all_clips),
         "subsample": "every clip" if every == 1 else f"every {every}th clip of each corpus and label, in path order",
         "clips_without_turn": len(clips) - len(results),
+        "corpora": sorted({clip.corpus for clip in all_clips}),
         "turns": sum(len(r.segment_rows) for r in results),
         "metrics": {name: metrics[name] for name in order if name in metrics},
     }
@@ -137,8 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=1, help="use every k-th clip of each corpus and label")
     parser.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR))
     parser.add_argument("--out", default=str(BASELINE_FILE))
+    parser.add_argument("--corpora", default="",
+                        help="comma-separated corpora the model was trained on (default: every corpus of the manifest)")
     args = parser.parse_args(argv)
-    baseline = compute_baseline(Path(args.manifest), Path(args.data_root), args.every, Path(args.model_dir))
+    baseline = compute_baseline(Path(args.manifest), Path(args.data_root), args.every, Path(args.model_dir),
+                                [c for c in args.corpora.split(",") if c])
     Path(args.out).write_text(json.dumps(baseline, indent=1) + "\n")
     print(f"wrote {args.out}: {baseline['clips']} clips, {baseline['turns']} turns, model {baseline['model_version']}")
     return 0
