@@ -672,6 +672,25 @@ def _run_average(values: np.ndarray, run_ids: np.ndarray, width: int) -> np.ndar
     return (cumulative[hi] - cumulative[lo]) / (hi - lo)[:, np.newaxis]
 
 
+def _speech_blocks(frame_indices: np.ndarray, frame_s: float
+                   ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    """Speech frames grouped into Viterbi blocks of `_RESEGMENT_BLOCK_S`, never across a pause.
+
+    Returns each frame's run of speech, the block length in frames, each frame's block id, each block's first
+    frame, and whether a block starts a new run of speech (where a change of
+    speaker costs nothing).
+    """
+    run_ids = np.cumsum(np.concatenate(([0], np.diff(frame_indices) > 1)))
+    block = max(1, int(round(_RESEGMENT_BLOCK_S / frame_s)))
+    position_in_run = np.arange(run_ids.size) - np.flatnonzero(
+        np.concatenate(([True], run_ids[1:] != run_ids[:-1])))[run_ids]
+    block_ids = np.cumsum(np.concatenate(([0], (run_ids[1:] != run_ids[:-1])
+                                          | (position_in_run[1:] % block == 0))))
+    block_starts = np.flatnonzero(np.concatenate(([True], block_ids[1:] != block_ids[:-1])))
+    new_run = np.concatenate(([True], run_ids[block_starts[1:]] != run_ids[block_starts[1:] - 1]))
+    return run_ids, block, block_ids, block_starts, new_run
+
+
 def _viterbi(scores: np.ndarray, switch_penalties: np.ndarray) -> np.ndarray:
     """Best state path through per-step `scores` (n, k), paying `switch_penalties[t]` to change state at step t.
 
@@ -716,14 +735,7 @@ def resegment(features: np.ndarray, frame_indices: np.ndarray, labels: np.ndarra
     """
     if n_speakers < 2 or features.shape[0] == 0:
         return labels
-    run_ids = np.cumsum(np.concatenate(([0], np.diff(frame_indices) > 1)))
-    block = max(1, int(round(_RESEGMENT_BLOCK_S / frame_s)))
-    position_in_run = np.arange(run_ids.size) - np.flatnonzero(
-        np.concatenate(([True], run_ids[1:] != run_ids[:-1])))[run_ids]
-    block_ids = np.cumsum(np.concatenate(([0], (run_ids[1:] != run_ids[:-1])
-                                          | (position_in_run[1:] % block == 0))))
-    block_starts = np.flatnonzero(np.concatenate(([True], block_ids[1:] != block_ids[:-1])))
-    new_run = np.concatenate(([True], run_ids[block_starts[1:]] != run_ids[block_starts[1:] - 1]))
+    run_ids, block, block_ids, block_starts, new_run = _speech_blocks(frame_indices, frame_s)
     penalties = np.where(new_run, 0.0, options.switch_penalty * block)
     width = max(1, int(round(options.smoothing_s / frame_s)))
     for _ in range(options.resegment_iterations):
@@ -976,14 +988,7 @@ def window_frame_labels(windows: EmbeddedWindows, centroids: np.ndarray, speech:
         out[indices] = 0
         return out
     frame_scores = total[covered] / count[covered][:, np.newaxis]
-    run_ids = np.cumsum(np.concatenate(([0], np.diff(covered) > 1)))
-    block = max(1, int(round(_RESEGMENT_BLOCK_S / frame_s)))
-    position_in_run = np.arange(run_ids.size) - np.flatnonzero(
-        np.concatenate(([True], run_ids[1:] != run_ids[:-1])))[run_ids]
-    block_ids = np.cumsum(np.concatenate(([0], (run_ids[1:] != run_ids[:-1])
-                                          | (position_in_run[1:] % block == 0))))
-    block_starts = np.flatnonzero(np.concatenate(([True], block_ids[1:] != block_ids[:-1])))
-    new_run = np.concatenate(([True], run_ids[block_starts[1:]] != run_ids[block_starts[1:] - 1]))
+    _, block, block_ids, block_starts, new_run = _speech_blocks(covered, frame_s)
     penalties = np.where(new_run, 0.0, options.window_switch_penalty * block)
     block_scores = np.add.reduceat(frame_scores, block_starts, axis=0)
     out[covered] = _viterbi(block_scores, penalties)[block_ids]
