@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# gRPC's C core (pulled in by Beam and the Google clients) prints its own log lines to stderr, for example an
+# epoll warning when a forked ffmpeg exits; failures reach the job as Python exceptions, so its log is noise
+# on a command whose stderr is meant to be read. Set GRPC_VERBOSITY to see it again.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 
 def _run(argv: Sequence[str]) -> int:
@@ -61,13 +65,15 @@ def _score(argv: Sequence[str]) -> int:
 
 
 def _train(argv: Sequence[str]) -> int:
+    import ser_model
     from ser_model.train import TrainConfig, train
+
+    model_package = Path(ser_model.__file__).resolve().parent
 
     parser = argparse.ArgumentParser(prog="callmood train",
                                      description="tune, cross-validate by speaker, train and export the model")
-    parser.add_argument("--config", default=str(Path(__file__).resolve().parent.parent / "ser_model" /
-                                                "train_config.json"))
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "ser_model" / "artifacts"))
+    parser.add_argument("--config", default=str(model_package / "train_config.json"))
+    parser.add_argument("--out", default=str(model_package / "artifacts"))
     parser.add_argument("--cache-dir", default=None, help="where to keep computed feature windows between runs")
     parser.add_argument("--skip-tuning", action="store_true")
     parser.add_argument("--skip-cross-validation", action="store_true")
