@@ -302,12 +302,15 @@ def aiplatform_pointed_at(standin: VertexStandIn, credentials_dir: Path) -> Iter
     from tests.emulators import write_fake_credentials
 
     previous = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(write_fake_credentials(Path(credentials_dir) / "adc.json"))
+    ours = str(write_fake_credentials(Path(credentials_dir) / "adc.json"))
+    os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = ours
     try:
         yield
     finally:
         initializer.global_config.__init__()
-        if previous is None:
-            os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
-        else:
-            os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = previous
+        # Unless the emulators fixture started meanwhile and owns the variable now (it restores it itself).
+        if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") == ours:
+            if previous is None:
+                os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+            else:
+                os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = previous
