@@ -74,6 +74,15 @@ def test_the_salt_is_neither_pickled_nor_shown(salted):
 
 
 def test_a_secret_manager_salt_is_read_from_the_named_version(monkeypatch):
+    """The salt comes from exactly the secret version the option names, and keys as the same salt from env would.
+
+    A fake client, not the real one: Secret Manager has no local emulator (Google
+    ships none, and the GCS and BigQuery emulators the other tests start do not
+    serve it), so the test replaces `SecretManagerServiceClient` with a stand-in
+    that records the version asked for and answers the way the real client's
+    `access_secret_version` does (`response.payload.data` as bytes). What it cannot
+    show: IAM on the secret, or a version that is disabled or destroyed.
+    """
     from google.cloud import secretmanager
 
     asked = []
