@@ -2,11 +2,12 @@
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from tests import cli
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "examples" / "calls"
@@ -14,8 +15,7 @@ TRUTH = json.loads((REPO / "examples" / "calls_truth.json").read_text())
 
 
 def _callmood(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=900)
+    return cli.run(*args)
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +128,8 @@ def test_a_killed_run_rerun_finishes_the_rest_without_duplicates(tmp_path, worke
 
     night = _night_of_copies(tmp_path / "night", 24)
     db = tmp_path / "killed.duckdb"
-    args = [sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night), "--output", str(db),
-            "--write-every-calls", "2", "--workers", str(workers)]
+    args = cli.command("run", "--input", str(night), "--output", str(db), "--write-every-calls", "2",
+                       "--workers", str(workers))
     # Its own session, so the kill takes the worker processes too, as an OOM kill of the job would.
     process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
