@@ -15,7 +15,7 @@ setup(
                           "segment/speaker_models/campplus_centre.npz", "segment/speaker_models/NOTICE.md",
                           "segment/speaker_models/LICENSE-Apache-2.0.txt"],
         "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json",
-                      "artifacts/baseline_metrics.json"],
+                      "artifacts/baseline_metrics.json", "artifacts/training_report.json"],
         "dashboards": ["looker/*.lkml", "looker/*.lookml", "looker/.lintconfig.yml"],
     },
     install_requires=[
