@@ -2,6 +2,7 @@
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -82,6 +83,35 @@ def test_swapped_channel_map_from_the_sidecar_is_honoured(first_run):
     speakers = dict(_rows(first_run["db"], "SELECT channel, min(speaker) FROM segments "
                                            "WHERE recording_uri LIKE '%call_0006%' GROUP BY channel"))
     assert speakers == {0: "customer", 1: "agent"}
+
+
+def _check_demo(db: Path, report: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "check_demo.py"), str(db), str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_the_ci_smoke_check_passes_a_demo_night_and_names_what_a_broken_one_lacks(first_run, tmp_path):
+    """scripts/check_demo.py, which CI runs after `make demo`: green on this night, red naming each gap.
+
+    (Before the re-runs below, since it checks a fresh night's one runs row.)
+    """
+    report = tmp_path / "report.html"
+    assert cli.run("dashboard", "--db", str(first_run["db"]), "--out", str(report), timeout=300).returncode == 0
+    ok = _check_demo(first_run["db"], report)
+    assert ok.returncode == 0, ok.stderr
+
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(first_run["db"], broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute("DELETE FROM segments WHERE recording_uri LIKE '%/call_0003.flac'")
+        con.execute("DELETE FROM errors WHERE recording_uri LIKE '%/voicemail_broken.mp3'")
+    failed = _check_demo(broken, tmp_path / "missing.html")
+    assert failed.returncode == 1
+    problems = [line for line in failed.stderr.splitlines() if line.startswith("check_demo: ")]
+    laid_out = len(TRUTH["recordings"]["call_0003.flac"]["turns"])
+    assert any(f"call_0003.flac: 0 turns in segments, {laid_out} laid out" in line for line in problems), problems
+    assert any("errors rows for ['call_corrupt.wav']" in line for line in problems), problems
+    assert any("missing.html was not written" in line for line in problems), problems
 
 
 def test_a_second_run_skips_everything_and_reprocess_replaces(first_run):
