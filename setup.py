@@ -42,6 +42,7 @@ setup(
         "PyYAML==6.0.4",
     ],
     extras_require={"test": ["pytest==9.2.0", "lkml==1.3.7", "selenium==4.51.0", "pyannote-core==6.1.0",
-                             "pyannote-metrics==4.2.0", "python-hcl2==8.1.4"]},
+                             "pyannote-metrics==4.2.0", "python-hcl2==8.1.4",
+                             "wheel==0.48.0"]},      # setuptools' bdist_wheel, for tests/test_packaging.py (offline)
     entry_points={"console_scripts": ["callmood=beam_pipeline.cli.main:main"]},
 )
