@@ -8,14 +8,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests import cli
+
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "examples" / "calls"
 TRUTH = json.loads((REPO / "examples" / "calls_truth.json").read_text())
 
 
 def _callmood(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=900)
+    return cli.run(*args)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,35 @@ def test_swapped_channel_map_from_the_sidecar_is_honoured(first_run):
     assert speakers == {0: "customer", 1: "agent"}
 
 
+def _check_demo(db: Path, report: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "check_demo.py"), str(db), str(report)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_the_ci_smoke_check_passes_a_demo_night_and_names_what_a_broken_one_lacks(first_run, tmp_path):
+    """scripts/check_demo.py, which CI runs after `make demo`: green on this night, red naming each gap.
+
+    (Before the re-runs below, since it checks a fresh night's one runs row.)
+    """
+    report = tmp_path / "report.html"
+    assert cli.run("dashboard", "--db", str(first_run["db"]), "--out", str(report), timeout=300).returncode == 0
+    ok = _check_demo(first_run["db"], report)
+    assert ok.returncode == 0, ok.stderr
+
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(first_run["db"], broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute("DELETE FROM segments WHERE recording_uri LIKE '%/call_0003.flac'")
+        con.execute("DELETE FROM errors WHERE recording_uri LIKE '%/voicemail_broken.mp3'")
+    failed = _check_demo(broken, tmp_path / "missing.html")
+    assert failed.returncode == 1
+    problems = [line for line in failed.stderr.splitlines() if line.startswith("check_demo: ")]
+    laid_out = len(TRUTH["recordings"]["call_0003.flac"]["turns"])
+    assert any(f"call_0003.flac: 0 turns in segments, {laid_out} laid out" in line for line in problems), problems
+    assert any("errors rows for ['call_corrupt.wav']" in line for line in problems), problems
+    assert any("missing.html was not written" in line for line in problems), problems
+
+
 def test_a_second_run_skips_everything_and_reprocess_replaces(first_run):
     count_sql = "SELECT (SELECT count(*) FROM segments), (SELECT count(*) FROM calls), (SELECT count(*) FROM errors)"
     before = _rows(first_run["db"], count_sql)
@@ -128,8 +158,8 @@ def test_a_killed_run_rerun_finishes_the_rest_without_duplicates(tmp_path, worke
 
     night = _night_of_copies(tmp_path / "night", 24)
     db = tmp_path / "killed.duckdb"
-    args = [sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night), "--output", str(db),
-            "--write-every-calls", "2", "--workers", str(workers)]
+    args = cli.command("run", "--input", str(night), "--output", str(db), "--write-every-calls", "2",
+                       "--workers", str(workers))
     # Its own session, so the kill takes the worker processes too, as an OOM kill of the job would.
     process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)

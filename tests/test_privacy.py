@@ -14,8 +14,6 @@ import os
 import pickle
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -25,6 +23,7 @@ from beam_pipeline.sources import pseudonyms as privacy
 from beam_pipeline.sources.pseudonyms import CallerIdHasher, check_salt_source, normalise_caller_id
 from beam_pipeline.sources.recordings import SidecarError, parse_sidecar
 from sql.schema import TABLES, columns
+from tests import cli
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "examples" / "calls"
@@ -158,9 +157,7 @@ def private_night(tmp_path_factory) -> dict:
     db = night.parent / "private.duckdb"
     runs = []
     for _ in range(2):                   # the second run must skip every call the first wrote
-        done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night),
-                               "--output", str(db)], cwd=REPO, capture_output=True, text=True, timeout=900,
-                              env={**os.environ, privacy.SALT_ENV: SALT})
+        done = cli.run("run", "--input", str(night), "--output", str(db), env={**os.environ, privacy.SALT_ENV: SALT})
         assert done.returncode == 0, done.stderr[-3000:]
         runs.append(done)
     return {"db": db, "stdout": "".join(r.stdout for r in runs), "stderr": "".join(r.stderr for r in runs),
@@ -339,8 +336,7 @@ def unsalted_night(tmp_path_factory) -> Path:
     db = night.parent / "unsalted.duckdb"
     env = {k: v for k, v in os.environ.items() if k != privacy.SALT_ENV}
     for _ in range(2):                                   # a re-run changes nothing
-        done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night),
-                               "--output", str(db)], cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
+        done = cli.run("run", "--input", str(night), "--output", str(db), env=env)
         assert done.returncode == 0, done.stderr[-3000:]
     return db
 

@@ -18,13 +18,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
 import soundfile as sf
+
+from tests import cli
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CALL = REPO / "examples" / "calls" / "call_0003.flac"
@@ -43,8 +44,7 @@ def _without_permission_override() -> None:
 
 
 def _callmood(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=900, preexec_fn=_without_permission_override)
+    return cli.run(*args, preexec_fn=_without_permission_override)
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -33,7 +31,7 @@ from ser_model.features import combine_window_probabilities
 from ser_model.inference import EmotionScorer, ModelInfo
 from ser_model.vertex_upload import MODEL_VERSION_LABEL
 from ser_model.vertex_upload import main as model_main
-from tests import vertex_standin
+from tests import cli, vertex_standin
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CALL = REPO / "examples" / "calls" / "call_0001.mp3"
@@ -243,11 +241,9 @@ def test_callmood_run_scorer_vertex_writes_the_local_rows(standin, endpoint, inf
         shutil.copy(DEMO_CALL.parent / name, calls / name)
     db = tmp_path / "vertex.duckdb"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(calls), "--output",
-                           str(db), "--scorer", "vertex", "--vertex-endpoint", endpoint.rsplit("/", 1)[1],
-                           "--vertex-project", PROJECT, "--vertex-region", REGION,
-                           "--vertex-api-endpoint", standin.url],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    done = cli.run("run", "--input", str(calls), "--output", str(db), "--scorer", "vertex",
+                   "--vertex-endpoint", endpoint.rsplit("/", 1)[1], "--vertex-project", PROJECT,
+                   "--vertex-region", REGION, "--vertex-api-endpoint", standin.url, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "calls ok 1, skipped 0, failed 0" in done.stdout
 
