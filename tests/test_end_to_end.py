@@ -202,7 +202,26 @@ def test_calls_are_written_while_later_ones_are_still_being_scored(tmp_path):
     assert (stamps[-1] - stamps[0]) > 0.3 * (stamps[-1] - started)
 
 
-def test_two_workers_write_exactly_the_rows_of_one(tmp_path):
+def _same_rows(left: list[tuple], right: list[tuple], float_tolerance: float = 1e-6) -> bool:
+    """Equal row for row; floats may differ in the last bits.
+
+    Two workers hand the model other batches than one does, and a batched
+    matrix product sums in another order: probabilities move by ~1e-8.
+    Everything else (ids, times, labels, counts) must be identical.
+    """
+    if len(left) != len(right):
+        return False
+    for row_a, row_b in zip(left, right):
+        for a, b in zip(row_a, row_b, strict=True):
+            if isinstance(a, float) and isinstance(b, float):
+                if abs(a - b) > float_tolerance:
+                    return False
+            elif a != b:
+                return False
+    return True
+
+
+def test_two_workers_write_the_rows_of_one(tmp_path):
     night = _night_of_copies(tmp_path / "night", 10)
     tables = {}
     for workers in (1, 2):
@@ -213,4 +232,4 @@ def test_two_workers_write_exactly_the_rows_of_one(tmp_path):
             _rows(db, "SELECT * EXCLUDE (run_id, processed_at) FROM segments ORDER BY recording_uri, turn_index"),
             _rows(db, "SELECT * EXCLUDE (run_id, processed_at) FROM calls ORDER BY recording_uri"))
         assert _rows(db, "SELECT count(*) FROM calls")[0][0] == 10
-    assert tables[1] == tables[2]
+    assert _same_rows(tables[1][0], tables[2][0]) and _same_rows(tables[1][1], tables[2][1])
