@@ -148,3 +148,22 @@ def test_a_rerun_skips_the_night_and_reprocess_replaces_it_without_duplicates(ni
     written_by = _rows(night, "SELECT DISTINCT run_id FROM `{ds}.segments` UNION DISTINCT "
                               "SELECT DISTINCT run_id FROM `{ds}.calls`")
     assert written_by == [{"run_id": runs[-1]["run_id"]}]      # every row now comes from the reprocess
+
+
+@pytest.mark.parametrize("given, words", [
+    (f"gs://{BUCKET}/1999-01-01/", "nothing is stored under it"),                 # a mistyped night
+    (f"gs://{BUCKET}/{NIGHT}", "no such object (a folder prefix ends with /)"),   # the folder, slash forgotten
+    (f"gs://{BUCKET}/1999-01-01/*.wav", f"nothing is stored under gs://{BUCKET}/1999-01-01/"),
+])
+def test_a_gs_input_with_nothing_behind_it_is_an_error_not_a_quiet_night(night, given, words):
+    """Before, these ran a night of zero calls and exited 0: a missing drop looked like a quiet night."""
+    done = _callmood("run", "--input", given, "--output", f"bq://{night['dataset']}")
+    assert done.returncode == 2, done.stdout + done.stderr[-2000:]
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert f"callmood run: input {given}" in done.stderr
+
+
+def test_a_gs_glob_that_matches_none_of_a_nights_files_is_a_quiet_night(night, tmp_path):
+    done = _callmood("run", "--input", f"gs://{BUCKET}/{NIGHT}/*.aiff", "--output", str(tmp_path / "r.duckdb"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "calls ok 0, skipped 0, failed 0" in done.stdout

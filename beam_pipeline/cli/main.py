@@ -23,13 +23,12 @@ def _run(argv: Sequence[str]) -> int:
     from beam_pipeline.pipeline import run
 
     from beam_pipeline.scoring.vertex import VertexEndpointError
-    from beam_pipeline.sources.listing import InputError, check_input
+    from beam_pipeline.sources.listing import InputError
     from beam_pipeline.warehouse.duckdb_sink import UnusableOutputError
 
     callmood_options, beam_args = opts.parse(argv)
     try:
-        check_input(callmood_options.input)   # a missing night is not a quiet one
-        summary = run(callmood_options, beam_args)
+        summary = run(callmood_options, beam_args)     # checks first that the night is there
     except (VertexEndpointError, InputError, UnusableOutputError) as exc:   # found before any audio was read
         print(f"callmood run: {exc}", file=sys.stderr)
         return 2

@@ -54,13 +54,15 @@ class LocalListing:
 
 
 def check_input(input_path: str) -> None:
-    """Raise InputError when a local --input names a folder (or a glob's folder) that is not there.
+    """Raise InputError when --input names a folder, prefix or file that holds nothing at all.
 
-    A glob whose folder exists but matches nothing is a night with no recordings
-    of that kind, which is not an error; gs:// prefixes cannot be told apart from
-    empty ones without listing them, and are left to the run.
+    A glob whose folder holds files but matches none of them is a night with no
+    recordings of that kind, which is not an error; a folder or prefix that is
+    not there (a mistyped date, a missing drop) is, and must not pass as a quiet
+    night.
     """
     if not is_local_path(input_path):
+        _check_remote_input(input_path)
         return
     if not glob.has_magic(input_path):
         if os.path.isdir(input_path):
@@ -72,6 +74,32 @@ def check_input(input_path: str) -> None:
     folder = _fixed_prefix(input_path)
     if not os.path.isdir(folder):
         raise InputError(f"input {input_path}: folder {folder} does not exist: no recordings were read")
+
+
+def _check_remote_input(input_path: str) -> None:
+    """The gs:// (or other Beam filesystem) side of `check_input`: one listing call of at most one object.
+
+    Object stores have no folders, so "is there a folder" becomes "is anything
+    stored under this prefix"; a path without a trailing slash is a single object,
+    as MatchFiles reads it.
+    """
+    from apache_beam.io.filesystem import BeamIOError
+    from apache_beam.io.filesystems import FileSystems
+
+    if glob.has_magic(input_path):
+        head = input_path[:min(input_path.find(c) for c in "*?[" if c in input_path)]
+        folder = head[:head.rfind("/") + 1]
+        pattern, problem = folder + "**", f"nothing is stored under {folder}"
+    elif input_path.endswith("/"):
+        pattern, problem = recording_pattern(input_path), "nothing is stored under it"
+    else:
+        pattern, problem = input_path, "no such object (a folder prefix ends with /)"
+    try:
+        found = FileSystems.match([pattern], limits=[1])[0].metadata_list
+    except BeamIOError as exc:
+        raise InputError(f"input {input_path} cannot be listed: {exc}") from exc
+    if not found:
+        raise InputError(f"input {input_path}: {problem}: no recordings were read")
 
 
 def _fixed_prefix(pattern: str) -> str:
