@@ -53,7 +53,7 @@ def test_every_file_parses():
 
 
 def test_views_read_real_warehouse_columns_and_have_one_primary_key(project):
-    assert set(project.views) == {"segments", "calls", *VIEWS}
+    assert set(project.views) == {"segments", "calls", "recording_paths", *VIEWS}
     for name, view in project.views.items():
         assert project.table(name) == f"`callmood.{name}`"
         known = _warehouse_columns(name)
@@ -240,3 +240,38 @@ def test_the_queue_filter_changes_what_a_tile_returns(bigquery_project):
     support = query(sink.client, project.tile_sql(tile, {**_looker_filters(FULL_RANGE), "queue": "support"}))
     assert {r["cx_call_summary__agent_id"] for r in everyone} == {"A1", "A2"}
     assert {r["cx_call_summary__agent_id"] for r in support} == {"A2"}
+
+
+# ----------------------------------------------------------------------------------------- listening
+
+
+def test_the_clear_path_is_joined_only_for_users_granted_can_listen(project):
+    """Looker enforces access grants itself (there is no Looker here); what can be checked offline is that
+    every way to reach recording_paths asks for the grant and that the grant is declared."""
+    model = lkml.load((LOOKML_DIR / "callmood.model.lkml").read_text())
+    grants = {g["name"]: g for g in model.get("access_grants", [])}
+    assert grants["can_listen"]["user_attribute"] == "callmood_listen"
+    joins = [j for e in project.explores.values() for j in e.get("joins", []) if j["name"] == "recording_paths"]
+    assert {e for e, x in project.explores.items() if any(j["name"] == "recording_paths" for j in
+                                                         x.get("joins", []))} == {"cx_call_summary", "segments"}
+    assert all(j.get("required_access_grants") == ["can_listen"] for j in joins)
+    assert "recording_paths" not in project.explores
+    clear = next(d for d in project.views["recording_paths"]["dimensions"] if d["name"] == "clear_uri")
+    assert clear["required_access_grants"] == ["can_listen"] and "Listen" in clear["links"][0]["label"]
+
+
+def test_a_pseudonymised_call_gets_its_clear_path_and_the_others_none(bigquery_project):
+    sink, project = bigquery_project
+    calls = query(sink.client, f"SELECT recording_uri FROM {project.table('calls')} ORDER BY recording_uri")
+    stored = calls[0]["recording_uri"]
+    clear = "gs://calls/2026-11-23/+447700900123.wav"
+    query(sink.client, f"INSERT INTO {project.table('recording_paths')} (recording_uri, clear_uri, call_date, "
+                       f"written_at) VALUES ('{stored}', '{clear}', DATE '2026-11-23', CURRENT_TIMESTAMP())")
+    try:
+        element = {"explore": "cx_call_summary", "fields": ["cx_call_summary.recording_uri", "recording_paths.clear_uri"]}
+        rows = {r["cx_call_summary__recording_uri"]: r["recording_paths__clear_uri"]
+                for r in query(sink.client, project.tile_sql(element))}
+        assert rows[stored] == clear
+        assert len(rows) == len(calls) and all(v is None for k, v in rows.items() if k != stored)
+    finally:
+        query(sink.client, f"DELETE FROM {project.table('recording_paths')} WHERE TRUE")

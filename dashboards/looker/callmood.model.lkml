@@ -8,6 +8,7 @@ include: "segments.view"
 include: "cx_queue_daily.view"
 include: "agent_daily_wellbeing.view"
 include: "monitoring_nightly.view"
+include: "recording_paths.view"
 include: "*.dashboard"
 
 datagroup: nightly_run {
@@ -17,6 +18,13 @@ datagroup: nightly_run {
 }
 
 persist_with: nightly_run
+
+# Who may see the clear path of a pseudonymised recording (and so listen to it): users whose callmood_listen
+# user attribute is "yes". Give it to the same people as the recording_path_readers group in BigQuery.
+access_grant: can_listen {
+  user_attribute: callmood_listen
+  allowed_values: ["yes"]
+}
 
 explore: cx_call_summary {
   label: "Customer Experience: Calls"
@@ -33,6 +41,13 @@ explore: cx_call_summary {
     relationship: one_to_many
     sql_on: ${segments.recording_uri} = ${cx_call_summary.recording_uri} ;;
   }
+
+  join: recording_paths {
+    type: left_outer
+    relationship: one_to_one
+    required_access_grants: [can_listen]
+    sql_on: ${recording_paths.recording_uri} = ${cx_call_summary.recording_uri} ;;
+  }
 }
 
 explore: segments {
@@ -43,6 +58,13 @@ explore: segments {
     type: left_outer
     relationship: many_to_one
     sql_on: ${cx_call_summary.recording_uri} = ${segments.recording_uri} ;;
+  }
+
+  join: recording_paths {
+    type: left_outer
+    relationship: many_to_one
+    required_access_grants: [can_listen]
+    sql_on: ${recording_paths.recording_uri} = ${segments.recording_uri} ;;
   }
 }
 

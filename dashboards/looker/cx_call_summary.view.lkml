@@ -7,7 +7,7 @@ view: cx_call_summary {
     primary_key: yes
     type: string
     label: "Recording"
-    description: "Full path or gs:// URI of the recording; the key that joins to calls and turns. Click for the recording."
+    description: "Full path or gs:// URI of the recording as stored; the key that joins to calls and turns. Click for the recording (a pseudonymised path, tel-..., is not the file's: use Recording Paths' clear path)."
     sql: ${TABLE}.recording_uri ;;
     link: {
       label: "Listen to the recording"
