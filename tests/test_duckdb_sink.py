@@ -75,14 +75,27 @@ def test_done_recordings_are_per_model_version(sink):
     assert sink.done_recordings("ser-none") == set()
 
 
-def test_a_failed_transaction_leaves_nothing_half_written(sink):
-    good = _call("/x/a.wav", 2)
-    bad = _call("/x/b.wav", 2)
-    bad.segment_rows[1]["call_date"] = None  # violates NOT NULL
-    with pytest.raises(duckdb.Error):
-        sink.replace_calls([good, bad])
-    assert _count(sink, "SELECT count(*) FROM segments") == 0
-    assert _count(sink, "SELECT count(*) FROM calls") == 0
+def _table_rows(sink: DuckDBSink) -> dict[str, list[tuple]]:
+    with duckdb.connect(sink.path, read_only=True) as con:
+        return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+                for table in ("segments", "calls", "errors", "recording_paths")}
+
+
+def test_a_batch_that_fails_part_way_leaves_the_warehouse_as_it_was(sink):
+    """One transaction per batch: a failure after some of the batch's statements succeeded undoes them all.
+
+    The batch replaces a.wav, whose old rows are already there. Its segments
+    delete and insert succeed; its calls insert then fails (NOT NULL). Without
+    the transaction a.wav would be left with the new segments and no calls row.
+    """
+    sink.replace_calls([_call("/x/a.wav", 3), _call("/x/b.wav", 2), _error("/x/c.wav")])
+    before = _table_rows(sink)
+    good = _call("/x/a.wav", 5, run_id="r2")
+    bad = _call("/x/b.wav", 1, run_id="r2")
+    bad.call_row["call_date"] = None                  # calls.call_date is NOT NULL; its segment is fine
+    with pytest.raises(duckdb.ConstraintException, match="NOT NULL constraint failed: calls.call_date"):
+        sink.replace_calls([good, bad, _error("/x/c.wav", "read again")])
+    assert _table_rows(sink) == before
 
 
 def test_run_rows_are_upserted(sink):
