@@ -140,13 +140,23 @@ def test_a_second_run_skips_everything_and_reprocess_replaces(first_run):
 
 
 def test_score_prints_the_turns_of_one_recording():
+    """`callmood score` as JSON and as a table: the table restates, turn by turn, what the JSON says."""
     done = _callmood("score", str(CALLS / "call_0002.ogg"), "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
-    assert result["call"]["call_id"] == TRUTH["recordings"]["call_0002.ogg"]["call_id"]
+    call = result["call"]
+    assert call["call_id"] == TRUTH["recordings"]["call_0002.ogg"]["call_id"]
     assert len(result["turns"]) >= 0.8 * len(TRUTH["recordings"]["call_0002.ogg"]["turns"])
     table = _callmood("score", str(CALLS / "call_0002.ogg"))
-    assert "customer" in table.stdout and "frustration" in table.stdout
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["#", "speaker", "start_s", "end_s", "emotion", "conf", "arousal", "valence", "dBFS",
+                                "f0_hz"]
+    printed = [line.split()[:6] for line in lines[2:2 + len(result["turns"])]]
+    assert printed == [[str(t["turn_index"]), t["speaker"], f"{t['start_s']:.2f}", f"{t['end_s']:.2f}",
+                        t["top_emotion"], f"{t['top_confidence']:.2f}"] for t in result["turns"]]
+    assert lines[-1] == (f"call {call['call_id']}: {call['duration_s']:.1f} s, {len(result['turns'])} turns, "
+                         f"customer {call['first_customer_emotion']} -> {call['last_customer_emotion']}, "
+                         f"frustration {call['frustration_score']:.2f}, model {call['model_version']}")
     broken = _callmood("score", str(CALLS / "voicemail_broken.mp3"))
     assert broken.returncode != 0 and "decode" in broken.stderr
 
