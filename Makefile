@@ -30,7 +30,7 @@ lookmlint:
 	bash scripts/install_lookmlint.sh
 
 test: setup emulators lookmlint
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -rs tests
 
 benchmark: setup
 	$(BIN)/python benchmarks/throughput.py

@@ -15,7 +15,7 @@ setup(
                           "segment/speaker_models/campplus_centre.npz", "segment/speaker_models/NOTICE.md",
                           "segment/speaker_models/LICENSE-Apache-2.0.txt"],
         "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json",
-                      "artifacts/baseline_metrics.json"],
+                      "artifacts/baseline_metrics.json", "artifacts/training_report.json"],
         "dashboards": ["looker/*.lkml", "looker/*.lookml", "looker/.lintconfig.yml"],
     },
     install_requires=[
@@ -42,6 +42,7 @@ setup(
         "PyYAML==6.0.4",
     ],
     extras_require={"test": ["pytest==9.2.0", "lkml==1.3.7", "selenium==4.51.0", "pyannote-core==6.1.0",
-                             "pyannote-metrics==4.2.0", "python-hcl2==8.1.4"]},
+                             "pyannote-metrics==4.2.0", "python-hcl2==8.1.4",
+                             "wheel==0.48.0"]},      # setuptools' bdist_wheel, for tests/test_packaging.py (offline)
     entry_points={"console_scripts": ["callmood=beam_pipeline.cli.main:main"]},
 )

@@ -65,8 +65,8 @@ class PrepareRecording(beam.DoFn):
                 raise rival
             max_bytes = self._options.max_duration_s * 48000 * 2 * 4
             if readable.metadata.size_in_bytes > max_bytes:
-                raise StageError("read", f"file is {readable.metadata.size_in_bytes / 1e9:.1f} GB, more than "
-                                         f"{self._options.max_duration_s / 3600:.1f} h of any audio format")
+                raise StageError("read", f"file is {_size(readable.metadata.size_in_bytes)}, more than "
+                                         f"{_duration(self._options.max_duration_s)} of any audio format")
             read_started = time.perf_counter()
             try:
                 handle = readable.open()     # streamed: the decoder reads it in blocks, never the whole file
@@ -92,6 +92,14 @@ class PrepareRecording(beam.DoFn):
             return error_result(uri, exc, self._run.run_id, self._run.model_version, processed_at())
         return error_result(identity.recording_uri, exc, self._run.run_id, self._run.model_version, processed_at(),
                             call_id=identity.call_id, call_date=identity.call_date, clear_uri=uri)
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:.1f} MB"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
 
 
 class AssembleCalls(beam.DoFn):

@@ -60,3 +60,23 @@ def load_clip(path: Path, sample_rate_hz: int = 16000) -> np.ndarray:
     if rate_hz != sample_rate_hz:
         mono = soxr.resample(mono, rate_hz, sample_rate_hz, quality="HQ").astype(np.float32)
     return mono
+
+
+def label_sets(clips: Sequence[Clip], classes: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each corpus's own classes: those its clips are labelled with, in `classes` order.
+
+    Read off the labels rather than declared, so a corpus added to the manifest
+    needs no code change. A corpus that lacks a class (EmoDB's boredom aside, four
+    corpora have no disgust and TurEV-DB has no fear) says nothing about that class,
+    and training must not read its absence as "never".
+    """
+    present: dict[str, set[str]] = {}
+    for clip in clips:
+        present.setdefault(clip.corpus, set()).add(clip.label)
+    return {corpus: tuple(c for c in classes if c in labels) for corpus, labels in sorted(present.items())}
+
+
+def allowed_classes(clips: Sequence[Clip], classes: Sequence[str]) -> np.ndarray:
+    """(n_clips, n_classes) 1.0 where the class is in the clip's corpus's label set, else 0.0."""
+    sets = label_sets(clips, classes)
+    return np.array([[1.0 if c in sets[clip.corpus] else 0.0 for c in classes] for clip in clips], dtype=np.float32)

@@ -9,6 +9,7 @@ the decision depend on how the voice varies, not on where in the window it speak
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
@@ -81,6 +82,29 @@ class StatsPooling(layers.Layer):
         return tf.concat([mean, tf.sqrt(variance + 1e-6)], axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="callmood")
+def masked_crossentropy(y_true, y_pred):
+    """Cross-entropy over the classes the clip's corpus can have: -log(p_label / sum of allowed p).
+
+    `y_true` is (batch, 1 + n_classes): the label index, then a 0/1 mask of the
+    classes the clip's corpus is labelled with. Renormalising over the allowed
+    classes leaves the logits of the others without gradient, so a Korean clip
+    with four labels neither pushes disgust or fear down nor teaches that they never
+    occur; a corpus with all six classes gets plain cross-entropy.
+    """
+    label = tf.cast(y_true[:, 0], tf.int32)
+    allowed = y_true[:, 1:]
+    probabilities = tf.clip_by_value(y_pred, 1e-7, 1.0)
+    p_label = tf.gather(probabilities, label, axis=1, batch_dims=1)
+    p_allowed = tf.reduce_sum(probabilities * allowed, axis=-1)
+    return tf.math.log(p_allowed) - tf.math.log(p_label)
+
+
+def training_targets(labels, allowed):
+    """The `y` that `masked_crossentropy` reads: label index and allowed-class mask side by side."""
+    return np.concatenate([np.asarray(labels, dtype=np.float32)[:, None], np.asarray(allowed, np.float32)], axis=1)
+
+
 def _residual_block(x, filters: int, l2: float):
     shortcut = layers.Conv1D(filters, 1, use_bias=False, kernel_regularizer=keras.regularizers.l2(l2))(x)
     shortcut = layers.BatchNormalization()(shortcut)
@@ -115,6 +139,5 @@ def build_model(n_classes: int, *, spec: FeatureSpec = DEFAULT_SPEC, stem_filter
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name="callmood_ser")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_crossentropy)
     return model

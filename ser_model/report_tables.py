@@ -64,6 +64,22 @@ def groups(cv: dict) -> str:
     return "\n".join(lines)
 
 
+def views(cv: dict) -> str:
+    """Each corpus group and corpus on its own label set: fold mean ± spread, and the sex gap."""
+    channels = list(cv["channels"])
+    first = cv["channels"][channels[0]]["views"]
+    lines = [f"| speakers | classes | clips | " + " | ".join(f"{ch} BA" for ch in channels)
+             + " | " + " | ".join(f"{ch} sex gap" for ch in channels) + " |",
+             "| --- " * (3 + 2 * len(channels)) + "|"]
+    for name, view in first.items():
+        figures = {ch: cv["channels"][ch]["views"][name]["fold_summary"] for ch in channels}
+        gaps = [f"{_spread(figures[ch]['gaps']['sex'])}" if "sex" in figures[ch]["gaps"] else "-" for ch in channels]
+        lines.append(f"| {name} | {len(view['classes'])} | {view['pooled_out_of_fold']['n']:,} | "
+                     + " | ".join(_spread(figures[ch]["balanced_accuracy"]) for ch in channels)
+                     + " | " + " | ".join(gaps) + " |")
+    return "\n".join(lines)
+
+
 def tuning(report: dict) -> str:
     trials = report.get("tuning", {}).get("trials", [])
     return "\n".join(f"- {t['params']}: {t['val_balanced_accuracy']:.3f}" for t in trials)
@@ -74,6 +90,7 @@ def main(argv: list[str]) -> None:
     cv = report["cross_validation"]
     for title, text in (("Headline", headline(cv)), ("Per class", per_class(cv)),
                         ("Confusion, telephone", confusion(cv, "telephone")), ("By group", groups(cv)),
+                        ("By corpus on its own classes (fold mean ± spread)", views(cv)),
                         ("Search trials (telephone BA on validation speakers)", tuning(report))):
         print(f"### {title}\n\n{text}\n")
 

@@ -16,12 +16,12 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from ser_model.augment import EVALUATION_CHANNELS, TRAINING_VARIANTS, Variant
-from ser_model.corpus import Clip, read_manifest
+from ser_model.corpus import Clip, allowed_classes, label_sets, read_manifest
 from ser_model.feature_cache import VariantWindows, compute_windows
 from ser_model.features import DEFAULT_SPEC
 from ser_model.metrics import report, summarise_folds
@@ -39,6 +39,9 @@ class TrainConfig:
     epochs: int = 24
     batch_size: int = 64
     folds: int = 5
+    corpus_balance: float = 1.0
+    fold_groups: tuple[tuple[str, ...], ...] = ()
+    evaluation_groups: dict = dataclasses.field(default_factory=dict)
     model: dict = dataclasses.field(default_factory=dict)
     tuning: dict = dataclasses.field(default_factory=dict)
 
@@ -52,6 +55,7 @@ class TrainConfig:
             if not os.path.isabs(raw[key]):
                 raw[key] = str((path.parent.parent / raw[key]).resolve())
         raw["classes"] = tuple(raw["classes"])
+        raw["fold_groups"] = tuple(tuple(group) for group in raw.get("fold_groups", ()))
         return cls(**raw)
 
     def to_dict(self) -> dict:
@@ -63,22 +67,50 @@ def variants_needed() -> tuple[Variant, ...]:
                                      if v.name not in {t.name for t in TRAINING_VARIANTS})
 
 
-def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Inverse-frequency weight per class, so balanced accuracy is what the loss optimises."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    weights = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
-    return weights.astype(np.float32)
+def clip_weights(labels: np.ndarray, corpora: Sequence[str], corpus_balance: float = 1.0) -> np.ndarray:
+    """Loss weight per clip: classes balanced within each corpus, corpora weighted by size ** `corpus_balance`.
+
+    Balancing classes inside a corpus (not over the pooled set) is what the label
+    masks need: a class's prior is learned only from corpora that have it, so it
+    must be balanced there. `corpus_balance` 1.0 lets a corpus count as much as it
+    has clips; 0.0 makes every corpus count the same, so 57 Amharic voices cannot
+    drown 20 English ones; values between temper the two. Weights average 1.
+    """
+    labels = np.asarray(labels)
+    corpora = np.asarray(corpora)
+    weights = np.zeros(len(labels), dtype=np.float64)
+    for corpus in np.unique(corpora):
+        in_corpus = corpora == corpus
+        present, counts = np.unique(labels[in_corpus], return_counts=True)
+        per_class = dict(zip(present, 1.0 / (len(present) * counts)))
+        share = in_corpus.sum() ** corpus_balance
+        weights[in_corpus] = share * np.array([per_class[y] for y in labels[in_corpus]])
+    return (weights * len(weights) / weights.sum()).astype(np.float32)
 
 
 def fit(model, windows: dict[str, VariantWindows], clip_rows: np.ndarray, labels: np.ndarray, *,
-        n_clips: int, epochs: int, batch_size: int, seed: int, learning_rate: float) -> None:
-    """Train `model` on the first window of each clip in `clip_rows`, one random variant per clip per epoch."""
+        n_clips: int, epochs: int, batch_size: int, seed: int, learning_rate: float,
+        allowed: np.ndarray | None = None, corpora: Sequence[str] | None = None,
+        corpus_balance: float = 1.0) -> None:
+    """Train `model` on the first window of each clip in `clip_rows`, one random variant per clip per epoch.
+
+    `allowed` (n_clips, n_classes) masks the classes each clip's corpus cannot have
+    out of its loss (all allowed when None); `corpora` names each clip's corpus for
+    the weighting in `clip_weights` (one corpus when None).
+    """
     import keras
+
+    from ser_model.model import training_targets
 
     rng = np.random.default_rng(seed)
     train_names = [v.name for v in TRAINING_VARIANTS]
     first_rows = {name: windows[name].first_window_of_each_clip(n_clips) for name in train_names}
-    weight_per_class = class_weights(labels[clip_rows], int(labels.max()) + 1)
+    n_classes = model.output_shape[-1]
+    if allowed is None:
+        allowed = np.ones((n_clips, n_classes), dtype=np.float32)
+    targets = training_targets(labels[clip_rows], allowed[clip_rows])
+    corpus_of_row = np.asarray(corpora)[clip_rows] if corpora is not None else np.zeros(len(clip_rows))
+    weights = clip_weights(labels[clip_rows], corpus_of_row, corpus_balance)
     steps = epochs * int(np.ceil(len(clip_rows) / batch_size))
     model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
     for epoch in range(epochs):
@@ -87,12 +119,10 @@ def fit(model, windows: dict[str, VariantWindows], clip_rows: np.ndarray, labels
         for v_index, name in enumerate(train_names):
             mask = chosen == v_index
             x[mask] = windows[name].windows[first_rows[name][clip_rows[mask]]]
-        y = labels[clip_rows]
         order = rng.permutation(len(clip_rows))
-        history = model.fit(x[order], y[order], sample_weight=weight_per_class[y[order]],
+        history = model.fit(x[order], targets[order], sample_weight=weights[order],
                             batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch, verbose=0, shuffle=False)
-        LOG.info("epoch %d/%d loss %.3f acc %.3f", epoch + 1, epochs,
-                 history.history["loss"][-1], history.history["accuracy"][-1])
+        LOG.info("epoch %d/%d loss %.3f", epoch + 1, epochs, history.history["loss"][-1])
 
 
 def predict_clips(model, variant: VariantWindows, clip_rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -107,56 +137,150 @@ def group_columns(clips: Sequence[Clip]) -> dict[str, list[str]]:
             "language": [c.language for c in clips]}
 
 
-def speaker_folds(clips: Sequence[Clip], labels: np.ndarray, n_folds: int, seed: int):
-    """(train_rows, test_rows) pairs with every speaker in exactly one test fold."""
+def speaker_folds(clips: Sequence[Clip], labels: np.ndarray, n_folds: int, seed: int,
+                  fold_groups: Sequence[Sequence[str]] = ()):
+    """(train_rows, test_rows) pairs with every speaker in exactly one test fold.
+
+    Each group of corpora in `fold_groups` is split on its own (the corpora in no
+    group form one more), and fold k joins every group's k-th split. Why: a joint
+    split over 112 voices can put three of nEMO's seven in one fold and none in
+    another; per-group splits spread each corpus over every fold. And a group that
+    matches an earlier model's corpora is split exactly as it was, so the new
+    model's figures on those speakers compare fold for fold with the old.
+    """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    groups = np.array([c.speaker for c in clips])
-    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed % (2**31))
-    return list(splitter.split(np.zeros(len(clips)), labels, groups))
+    corpora = np.array([c.corpus for c in clips])
+    speakers = np.array([c.speaker for c in clips])
+    grouped = [np.flatnonzero(np.isin(corpora, list(group))) for group in fold_groups]
+    rest = np.setdiff1d(np.arange(len(clips)), np.concatenate(grouped) if grouped else [])
+    test_rows: list[list[np.ndarray]] = [[] for _ in range(n_folds)]
+    for rows in [g for g in grouped if g.size] + ([rest] if rest.size else []):
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed % (2**31))
+        for fold, (_, test) in enumerate(splitter.split(np.zeros(rows.size), labels[rows], speakers[rows])):
+            test_rows[fold].append(rows[test])
+    folds = []
+    for parts in test_rows:
+        test = np.sort(np.concatenate(parts))
+        folds.append((np.setdiff1d(np.arange(len(clips)), test), test))
+    return folds
 
 
-def cross_validate(config: TrainConfig, clips: Sequence[Clip], windows: dict[str, VariantWindows],
-                   labels: np.ndarray, model_params: dict) -> dict:
-    """Leave-speakers-out k-fold: per-fold reports, their mean and spread, and pooled out-of-fold reports."""
+@dataclasses.dataclass(frozen=True)
+class TrainingSet:
+    """The clips with everything training and evaluation read about them, computed once."""
+
+    clips: Sequence[Clip]
+    labels: np.ndarray                   # class index per clip
+    allowed: np.ndarray                  # (n_clips, n_classes) the classes each clip's corpus has
+    windows: dict[str, VariantWindows]
+
+    @classmethod
+    def of(cls, clips: Sequence[Clip], classes: Sequence[str], windows: dict[str, VariantWindows]) -> "TrainingSet":
+        return cls(clips, np.array([list(classes).index(c.label) for c in clips]),
+                   allowed_classes(clips, classes), windows)
+
+    def fit(self, model, rows: np.ndarray, config: TrainConfig, *, epochs: int, seed: int,
+            learning_rate: float) -> None:
+        fit(model, self.windows, rows, self.labels, n_clips=len(self.clips), epochs=epochs,
+            batch_size=config.batch_size, seed=seed, learning_rate=learning_rate, allowed=self.allowed,
+            corpora=[c.corpus for c in self.clips], corpus_balance=config.corpus_balance)
+
+
+def evaluation_views(clips: Sequence[Clip], classes: Sequence[str],
+                     groups: Mapping[str, Sequence[str]]) -> dict[str, tuple[np.ndarray, tuple[str, ...]]]:
+    """Named sets of clip rows and the classes each is judged on.
+
+    Each configured group of corpora is judged on the classes all its corpora
+    have (RAVDESS + EmoDB on six, nEMO + ASED on five), and each corpus on its own
+    label set, deciding among those classes only, as `callmood evaluate --classes`
+    does: a Korean clip is not wrong for being called disgust by a model that has
+    never been told Korean actors do not act disgust.
+    """
+    sets = label_sets(clips, classes)
+    corpora = np.array([c.corpus for c in clips])
+    views = {}
+    for name, members in groups.items():
+        shared = tuple(c for c in classes if all(c in sets.get(m, ()) for m in members))
+        views[name] = (np.flatnonzero(np.isin(corpora, list(members))), shared)
+    for corpus, own in sets.items():
+        language = next(c.language for c in clips if c.corpus == corpus)
+        views[f"{corpus} ({language})" if language else corpus] = (np.flatnonzero(corpora == corpus), own)
+    return views
+
+
+def view_report(clips: Sequence[Clip], rows: np.ndarray, probabilities: np.ndarray, classes: Sequence[str],
+                view_classes: Sequence[str]) -> dict:
+    """The report for `clips[rows]`, each predicted as the most probable of `view_classes`."""
+    columns = [list(classes).index(c) for c in view_classes]
+    predicted = [view_classes[i] for i in probabilities[:, columns].argmax(axis=1)]
+    chosen = [clips[i] for i in rows]
+    return report([c.label for c in chosen], predicted, view_classes, group_columns(chosen))
+
+
+def run_fold(config: TrainConfig, data: TrainingSet, model_params: dict, fold: int) -> dict[str, np.ndarray]:
+    """Train on every speaker outside fold `fold`; class probabilities of its held-out clips per channel."""
+    import keras
+
     from ser_model.model import build_model
 
-    classes = list(config.classes)
-    fold_reports: dict[str, list[dict]] = {ch: [] for ch in EVALUATION_CHANNELS}
-    pooled_pred: dict[str, np.ndarray] = {ch: np.empty(len(clips), dtype=object) for ch in EVALUATION_CHANNELS}
-    held_out = []
-    for fold, (train_rows, test_rows) in enumerate(speaker_folds(clips, labels, config.folds, config.seed)):
-        started = time.perf_counter()
-        model = build_model(len(classes), **model_params)
-        fit(model, windows, train_rows, labels, n_clips=len(clips), epochs=config.epochs,
-            batch_size=config.batch_size, seed=config.seed + fold, learning_rate=model_params["learning_rate"])
-        test_clips = [clips[i] for i in test_rows]
-        held_out.append(sorted({c.speaker for c in test_clips}))
-        for channel, variant in EVALUATION_CHANNELS.items():
-            probabilities = predict_clips(model, windows[variant.name], test_rows)
-            predicted = [classes[i] for i in probabilities.argmax(axis=1)]
-            pooled_pred[channel][test_rows] = predicted
-            fold_reports[channel].append(report([clips[i].label for i in test_rows], predicted, classes,
-                                                group_columns(test_clips)))
-        LOG.info("fold %d: held out %s; balanced accuracy clean %.3f telephone %.3f (%.0f s)", fold, held_out[-1],
-                 fold_reports["clean"][-1]["balanced_accuracy"], fold_reports["telephone"][-1]["balanced_accuracy"],
-                 time.perf_counter() - started)
-    truth = [c.label for c in clips]
+    train_rows, test_rows = speaker_folds(data.clips, data.labels, config.folds, config.seed, config.fold_groups)[fold]
+    started = time.perf_counter()
+    keras.utils.set_random_seed(config.seed + fold)   # a fold gives the same model run alone or in turn
+    model = build_model(len(config.classes), **model_params)
+    data.fit(model, train_rows, config, epochs=config.epochs, seed=config.seed + fold,
+             learning_rate=model_params["learning_rate"])
+    out = {channel: predict_clips(model, data.windows[variant.name], test_rows)
+           for channel, variant in EVALUATION_CHANNELS.items()}
+    LOG.info("fold %d: %d training clips, %d held out (%.0f s)", fold, train_rows.size, test_rows.size,
+             time.perf_counter() - started)
+    return out
+
+
+def cross_validation_report(config: TrainConfig, clips: Sequence[Clip], labels: np.ndarray,
+                            fold_probabilities: Sequence[dict[str, np.ndarray]]) -> dict:
+    """Per-fold reports, their mean and spread, and pooled out-of-fold reports, overall and per view."""
+    classes = tuple(config.classes)
+    folds = speaker_folds(clips, labels, config.folds, config.seed, config.fold_groups)
+    views = evaluation_views(clips, classes, config.evaluation_groups)
+    channels = {}
+    for channel in EVALUATION_CHANNELS:
+        pooled = np.zeros((len(clips), len(classes)), dtype=np.float32)
+        per_fold: dict[str, list[dict]] = {"all": []}
+        for (_, test_rows), probabilities in zip(folds, fold_probabilities):
+            pooled[test_rows] = probabilities[channel]
+            per_fold["all"].append(view_report(clips, test_rows, probabilities[channel], classes, classes))
+            for name, (view_rows, view_classes) in views.items():
+                in_view = np.isin(test_rows, view_rows)
+                if in_view.any():
+                    per_fold.setdefault(name, []).append(view_report(
+                        clips, test_rows[in_view], probabilities[channel][in_view], classes, view_classes))
+        everything = np.arange(len(clips))
+        channels[channel] = {
+            "fold_summary": summarise_folds(per_fold["all"]),
+            "pooled_out_of_fold": view_report(clips, everything, pooled, classes, classes),
+            "folds": per_fold["all"],
+            "views": {name: {"classes": list(view_classes),
+                             "fold_summary": summarise_folds(per_fold[name]),
+                             "pooled_out_of_fold": view_report(clips, view_rows, pooled[view_rows], classes,
+                                                               view_classes)}
+                      for name, (view_rows, view_classes) in views.items()},
+        }
     return {
-        "protocol": f"{config.folds}-fold StratifiedGroupKFold grouped by speaker, seed {config.seed}",
-        "held_out_speakers_per_fold": held_out,
-        "channels": {
-            channel: {
-                "fold_summary": summarise_folds(fold_reports[channel]),
-                "pooled_out_of_fold": report(truth, list(pooled_pred[channel]), classes, group_columns(clips)),
-                "folds": fold_reports[channel],
-            } for channel in EVALUATION_CHANNELS
-        },
+        "protocol": f"{config.folds}-fold StratifiedGroupKFold grouped by speaker, seed {config.seed}, "
+                    f"corpora split in groups {[list(g) for g in config.fold_groups]} and the rest",
+        "held_out_speakers_per_fold": [sorted({clips[i].speaker for i in test}) for _, test in folds],
+        "channels": channels,
     }
 
 
-def tune(config: TrainConfig, clips: Sequence[Clip], windows: dict[str, VariantWindows],
-         labels: np.ndarray) -> dict:
+def cross_validate(config: TrainConfig, data: TrainingSet, model_params: dict) -> dict:
+    """Leave-speakers-out k-fold, every fold in turn (see `run_fold` to run folds in separate processes)."""
+    fold_probabilities = [run_fold(config, data, model_params, fold) for fold in range(config.folds)]
+    return cross_validation_report(config, data.clips, data.labels, fold_probabilities)
+
+
+def tune(config: TrainConfig, data: TrainingSet) -> dict:
     """Bayesian search (Optuna's seeded TPE) over `config.tuning.space`, judged on unheard speakers.
 
     The search uses its own speaker-grouped split (the first of `config.folds`
@@ -169,7 +293,8 @@ def tune(config: TrainConfig, clips: Sequence[Clip], windows: dict[str, VariantW
     from ser_model.model import build_model
 
     space = config.tuning["space"]
-    train_rows, val_rows = speaker_folds(clips, labels, config.folds, config.seed + 1)[0]
+    clips, labels = data.clips, data.labels
+    train_rows, val_rows = speaker_folds(clips, labels, config.folds, config.seed + 1, config.fold_groups)[0]
 
     def params_of(trial) -> dict:
         return {**config.model,
@@ -183,9 +308,9 @@ def tune(config: TrainConfig, clips: Sequence[Clip], windows: dict[str, VariantW
     def objective(trial) -> float:
         params = params_of(trial)
         model = build_model(len(config.classes), **params)
-        fit(model, windows, train_rows, labels, n_clips=len(clips), epochs=config.tuning["epochs"],
-            batch_size=config.batch_size, seed=config.seed, learning_rate=params["learning_rate"])
-        predicted = predict_clips(model, windows["telephone"], val_rows).argmax(axis=1)
+        data.fit(model, train_rows, config, epochs=config.tuning["epochs"], seed=config.seed,
+                 learning_rate=params["learning_rate"])
+        predicted = predict_clips(model, data.windows["telephone"], val_rows).argmax(axis=1)
         score = float(balanced_accuracy_score(labels[val_rows], predicted))
         LOG.info("trial %d %s: telephone balanced accuracy %.3f", trial.number, trial.params, score)
         return score
@@ -198,6 +323,16 @@ def tune(config: TrainConfig, clips: Sequence[Clip], windows: dict[str, VariantW
             "validation_speakers": sorted({clips[i].speaker for i in val_rows})}
 
 
+def training_set(config: TrainConfig, cache_dir: Path | None = None) -> TrainingSet:
+    """Every clip of the configured classes with its windows (from `cache_dir` when computed before)."""
+    clips = read_manifest(config.manifest, config.data_root, config.classes)
+    started = time.perf_counter()
+    windows = compute_windows(clips, variants_needed(), spec=DEFAULT_SPEC, top_db=config.trim_top_db,
+                              cache_dir=cache_dir)
+    LOG.info("features for %d clips in %.0f s", len(clips), time.perf_counter() - started)
+    return TrainingSet.of(clips, config.classes, windows)
+
+
 def train(config: TrainConfig, out_dir: Path, *, tune_first: bool = True, cross_validate_first: bool = True,
           cache_dir: Path | None = None) -> dict:
     """Search, cross-validate, fit the final model on every speaker, and export it to `out_dir`."""
@@ -208,25 +343,22 @@ def train(config: TrainConfig, out_dir: Path, *, tune_first: bool = True, cross_
 
     keras.utils.set_random_seed(config.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    clips = read_manifest(config.manifest, config.data_root, config.classes)
-    labels = np.array([config.classes.index(c.label) for c in clips])
-    started = time.perf_counter()
-    windows = compute_windows(clips, variants_needed(), spec=DEFAULT_SPEC, top_db=config.trim_top_db,
-                              cache_dir=cache_dir)
-    LOG.info("features for %d clips in %.0f s", len(clips), time.perf_counter() - started)
+    data = training_set(config, cache_dir)
+    clips = data.clips
     summary: dict = {"config": config.to_dict(), "n_clips": len(clips),
-                     "n_speakers": len({c.speaker for c in clips})}
+                     "n_speakers": len({c.speaker for c in clips}),
+                     "label_sets": {k: list(v) for k, v in label_sets(clips, config.classes).items()}}
     model_params = {**config.model, "block_filters": tuple(config.model["block_filters"])}
     if tune_first and config.tuning.get("trials", 0) > 0:
-        summary["tuning"] = tune(config, clips, windows, labels)
+        summary["tuning"] = tune(config, data)
         model_params = summary["tuning"]["best"]
     summary["model_params"] = {**model_params, "block_filters": list(model_params["block_filters"])}
     if cross_validate_first and config.folds > 1:
-        summary["cross_validation"] = cross_validate(config, clips, windows, labels, model_params)
+        summary["cross_validation"] = cross_validate(config, data, model_params)
     keras.utils.set_random_seed(config.seed)
     model = build_model(len(config.classes), **model_params)
-    fit(model, windows, np.arange(len(clips)), labels, n_clips=len(clips), epochs=config.epochs,
-        batch_size=config.batch_size, seed=config.seed, learning_rate=model_params["learning_rate"])
+    data.fit(model, np.arange(len(clips)), config, epochs=config.epochs, seed=config.seed,
+             learning_rate=model_params["learning_rate"])
     summary["export"] = export_model(model, out_dir, classes=config.classes, spec=DEFAULT_SPEC,
                                      training_config=config.to_dict())
     (out_dir / "training_report.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -1,4 +1,4 @@
-"""The BigQuery sink on the BigQuery emulator: tables and views from sql/, load jobs, replace-not-append."""
+"""The BigQuery sink on the BigQuery emulator: tables and views from sql/, load jobs, replace-not-append, retries."""
 from __future__ import annotations
 
 import datetime as dt
@@ -177,3 +177,63 @@ def test_clear_paths_go_to_recording_paths_only_and_done_knows_both_spellings(si
         {"recording_uri": stored, "clear_uri": clear}]
     assert _count(sink, "calls", "recording_uri LIKE '%5551234567%'") == 0
     assert sink.done_recordings("ser-test") == {stored, clear, "gs://x/plain.wav"}
+
+
+def _transactions_answered(sink: BigQuerySink, monkeypatch, first_answer) -> list[str]:
+    """Every transaction script the sink sends; the first is answered by `first_answer()` instead of the emulator.
+
+    The emulator serialises writers, so it never makes a transaction lose to another
+    one: the loss is injected at the one call where BigQuery reports it (the
+    transaction's query job), and every other call reaches the emulator unchanged.
+    """
+    real_query = sink.query
+    scripts: list[str] = []
+
+    def query(sql: str, parameters=()):
+        if "BEGIN TRANSACTION" in sql:
+            scripts.append(sql)
+            if len(scripts) == 1:
+                first_answer()
+        return real_query(sql, parameters)
+
+    monkeypatch.setattr(sink, "query", query)
+    return scripts
+
+
+def test_a_transaction_that_loses_to_a_concurrent_writer_is_retried_whole(sink, monkeypatch):
+    """Another worker writes the same recording first and BigQuery aborts our transaction: we retry the script.
+
+    The retry re-runs the deletes too, so the batch replaces the winner's rows
+    (a Dataflow retry of the same bundle, say) instead of landing beside them.
+    """
+    from google.api_core import exceptions
+
+    winner = BigQuerySink(sink.project, sink.dataset)     # a second worker on the same dataset
+
+    def lose_to_the_winner():
+        winner.replace_calls([_call("gs://x/a.wav", 5, run_id="winner")])
+        raise exceptions.BadRequest("Transaction is aborted due to concurrent update against table "
+                                    f"{sink.table_id('segments')}.")
+
+    scripts = _transactions_answered(sink, monkeypatch, lose_to_the_winner)
+    sink.replace_calls([_call("gs://x/a.wav", 3)])
+    assert len(scripts) == 2 and scripts[0] == scripts[1]
+    assert query(sink.client, f"SELECT run_id, count(*) AS n FROM `{sink.table_id('segments')}` GROUP BY run_id") == [
+        {"run_id": "r1", "n": 3}]
+    assert _count(sink, "calls") == 1
+    assert not [t for t in _table_ids(sink) if t.startswith(STAGING_PREFIX)]
+
+
+def test_a_transaction_error_that_is_not_a_concurrent_update_is_not_retried(sink, monkeypatch):
+    """Retrying a query BigQuery refuses for itself would only repeat it: it is raised at once, nothing written."""
+    from google.api_core import exceptions
+
+    def refuse():
+        raise exceptions.BadRequest("Syntax error: Unexpected keyword INSERT at [3:1]")
+
+    scripts = _transactions_answered(sink, monkeypatch, refuse)
+    with pytest.raises(exceptions.BadRequest, match="Syntax error"):
+        sink.replace_calls([_call("gs://x/a.wav", 3)])
+    assert len(scripts) == 1
+    assert (_count(sink, "segments"), _count(sink, "calls")) == (0, 0)
+    assert not [t for t in _table_ids(sink) if t.startswith(STAGING_PREFIX)]

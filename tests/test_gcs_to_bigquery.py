@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from beam_pipeline.warehouse.rows import CallResult
 from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 from sql.schema import VIEWS, view_columns
+from tests import cli
 from tests.emulators import BUCKET, PROJECT, bigquery_client, query
 from tests.test_end_to_end import EXPECTED_ERRORS, TOP_IS_THE_ARGMAX_SQL
 
@@ -31,8 +31,7 @@ PREFIX = f"gs://{BUCKET}/{NIGHT}/"
 
 
 def _callmood(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)
+    return cli.run(*args, timeout=600)
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dashboards.local_dashboard import render_html
 from dashboards.local_data import load_dashboard_data, recording_link
-from tests import browser
+from tests import browser, cli
 from tests.dashboard_expectations import EMOTIONS, Filters, date_span, expected_tiles
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,8 +30,7 @@ def warehouse(crafted_duckdb) -> str:
 def report(warehouse, tmp_path_factory) -> Path:
     """The page, written by the real command line."""
     out = tmp_path_factory.mktemp("report") / "report.html"
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "dashboard", "--db", warehouse, "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = cli.run("dashboard", "--db", warehouse, "--out", str(out), timeout=120)
     assert done.returncode == 0, done.stderr
     return out
 
@@ -197,8 +195,8 @@ def test_serve_answers_with_the_page(warehouse):
     import urllib.request
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "beam_pipeline.cli.main", "dashboard", "--db", warehouse, "--serve",
-                               "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(cli.command("dashboard", "--db", warehouse, "--serve", "--port", str(port)), cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:

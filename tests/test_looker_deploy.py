@@ -16,16 +16,14 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Iterator
 
 from dashboards.looker_deploy import LOOKML_DIR, dashboard_files
+from tests import cli
 
-REPO = Path(__file__).resolve().parents[1]
 CLIENT_ID, CLIENT_SECRET = "stand-in-client-id", "stand-in-client-secret"
 TOKEN = "stand-in-access-token"
 
@@ -93,8 +91,7 @@ def _deploy(base_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKERSDK_")}
     env.update({"LOOKERSDK_BASE_URL": base_url, "LOOKERSDK_CLIENT_ID": CLIENT_ID,
                 "LOOKERSDK_CLIENT_SECRET": CLIENT_SECRET, "LOOKERSDK_VERIFY_SSL": "false", "LOOKERSDK_TIMEOUT": "20"})
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "looker", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return cli.run("looker", *args, env=env, timeout=120)
 
 
 def _calls(state: StandIn) -> list[tuple[str, str]]:
@@ -157,7 +154,6 @@ def test_validate_only_touches_no_dashboard():
 
 def test_without_credentials_it_says_which_variables_to_set(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKERSDK_")}
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "looker", "validate"], cwd=tmp_path,
-                          env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
+    done = cli.run("looker", "validate", cwd=tmp_path, env=env, timeout=120)
     assert done.returncode == 1
     assert "base_url" in done.stderr and "LOOKERSDK_BASE_URL" in done.stderr and "Traceback" not in done.stderr

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -22,8 +19,8 @@ from beam_pipeline.monitoring import monitor
 from beam_pipeline.warehouse.rows import CallResult
 from beam_pipeline.warehouse.run_metrics import EMOTIONS, METRICS, METRICS_BY_NAME, aggregate_sql, duckdb_sql, metric_rows
 from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
+from tests import cli
 
-REPO = Path(__file__).resolve().parents[1]
 UTC = dt.timezone.utc
 FIRST_NIGHT = dt.date(2026, 11, 16)
 CALLS_PER_NIGHT, TURNS_PER_CALL = 300, 8
@@ -189,9 +186,7 @@ def test_the_command_line_reports_the_quieter_nights_figures(nights):
     less 10 dB, give or take the draw (standard error about 0.1 dB), and only
     loudness drifts.
     """
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "monitor", "--db", str(nights["quieter"]),
-                           "--baseline", WINDOW, "--fail-on-drift"], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    done = cli.run("monitor", "--db", str(nights["quieter"]), "--baseline", WINDOW, "--fail-on-drift", timeout=300)
     assert done.returncode == monitor.EXIT_DRIFT, done.stderr
     rows = report_rows(done.stdout)
     assert set(rows) == {m.name for m in METRICS}

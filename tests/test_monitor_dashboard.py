@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests import browser
-
-REPO = Path(__file__).resolve().parents[1]
+from tests import browser, cli
 
 
 def _expected(db: str, date_from: str = "0000-00-00") -> dict[tuple[str, str], float]:
@@ -67,8 +62,7 @@ def page(crafted_duckdb, tmp_path_factory):
     if reason:
         pytest.skip(f"headless Chromium unavailable: {reason}")
     out = tmp_path_factory.mktemp("monitor-report") / "report.html"
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "dashboard", "--db", crafted_duckdb, "--out",
-                           str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = cli.run("dashboard", "--db", crafted_duckdb, "--out", str(out), timeout=120)
     assert done.returncode == 0, done.stderr
     with browser.chromium() as driver:
         driver.get(out.as_uri())

@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from beam_pipeline.warehouse.run_metrics import METRICS
+from tests import cli
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "examples" / "calls"
@@ -21,8 +21,7 @@ UTC = dt.timezone.utc
 def _callmood(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=900, env={**os.environ, **(env or {})})
+    return cli.run(*args, env={**os.environ, **(env or {})})
 
 
 def _rows(db: Path, sql: str, params=()) -> list[tuple]:

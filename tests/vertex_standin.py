@@ -15,7 +15,10 @@ client (REST transport) is pointed at it:
 
 Model artifacts are ``gs://bucket/path`` URIs resolved under ``gcs_root/bucket/path``
 (the GCS emulator's layout). Every request is recorded for the tests to inspect, and
-errors can be injected per method. Nothing here is production code.
+failures can be injected per method: an error answer (`fail`), or a misbehaving server
+(`faults`): one that drops the connection without answering (DROP), holds the request
+without answering until the client gives up (STALL), or answers one prediction fewer
+than it was sent instances (SHORT). Nothing here is production code.
 """
 from __future__ import annotations
 
@@ -39,6 +42,12 @@ _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _STATUS = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
            503: "UNAVAILABLE"}
+DROP, STALL, SHORT = "drop", "stall", "short"     # the `faults` a method can be given
+STALL_LIMIT_S = 30.0        # a stalled request is dropped after this, or when the stand-in stops
+
+
+class _NoAnswer(Exception):
+    """Raised inside the stand-in when a request gets no HTTP answer at all (DROP, STALL)."""
 
 
 @dataclasses.dataclass
@@ -91,6 +100,8 @@ class VertexStandIn:
         self.endpoints: dict[str, dict] = {}        # "projects/../endpoints/ID" -> Endpoint JSON
         self.requests: list[Recorded] = []
         self.fail: dict[str, list[tuple[int, str]]] = {}   # method -> queued (http status, message)
+        self.faults: dict[str, list[str]] = {}             # method -> queued DROP, STALL or SHORT
+        self.stopped = threading.Event()
         self._ids = itertools.count(1000)
         self._servers: dict[str, _SavedModelServer] = {}
         self._lock = threading.Lock()
@@ -154,10 +165,19 @@ class VertexStandIn:
                 short = handler.__name__.lstrip("_")
                 if self.fail.get(short):
                     return _error(*self.fail[short].pop(0))
+                fault = self.faults[short].pop(0) if self.faults.get(short) else None
+                if fault == DROP:
+                    raise _NoAnswer()
+                if fault == STALL:
+                    self.stopped.wait(STALL_LIMIT_S)
+                    raise _NoAnswer()
                 if raw and body is None:
                     return _error(400, f"Request payload size exceeds the limit: {PAYLOAD_LIMIT_BYTES} bytes.")
                 try:
-                    return handler(body or {}, *match.groups())
+                    status, payload = handler(body or {}, *match.groups())
+                    if fault == SHORT:
+                        payload = {**payload, "predictions": payload["predictions"][:-1]}
+                    return status, payload
                 except KeyError as exc:
                     return _error(404, f"{exc.args[0]} not found")
                 except ValueError as exc:
@@ -246,7 +266,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, payload = self.standin.handle(method, self.path, raw)
+        try:
+            status, payload = self.standin.handle(method, self.path, raw)
+        except _NoAnswer:
+            self.close_connection = True      # closed without a status line: the client sees a dropped connection
+            return
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -276,6 +300,7 @@ def running(project: str, region: str, gcs_root: Path) -> Iterator[VertexStandIn
     try:
         yield standin
     finally:
+        standin.stopped.set()
         server.shutdown()
         server.server_close()
 
@@ -302,12 +327,15 @@ def aiplatform_pointed_at(standin: VertexStandIn, credentials_dir: Path) -> Iter
     from tests.emulators import write_fake_credentials
 
     previous = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(write_fake_credentials(Path(credentials_dir) / "adc.json"))
+    ours = str(write_fake_credentials(Path(credentials_dir) / "adc.json"))
+    os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = ours
     try:
         yield
     finally:
         initializer.global_config.__init__()
-        if previous is None:
-            os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
-        else:
-            os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = previous
+        # Unless the emulators fixture started meanwhile and owns the variable now (it restores it itself).
+        if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") == ours:
+            if previous is None:
+                os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+            else:
+                os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = previous
