@@ -75,14 +75,27 @@ def test_done_recordings_are_per_model_version(sink):
     assert sink.done_recordings("ser-none") == set()
 
 
-def test_a_failed_transaction_leaves_nothing_half_written(sink):
-    good = _call("/x/a.wav", 2)
-    bad = _call("/x/b.wav", 2)
-    bad.segment_rows[1]["call_date"] = None  # violates NOT NULL
-    with pytest.raises(duckdb.Error):
-        sink.replace_calls([good, bad])
-    assert _count(sink, "SELECT count(*) FROM segments") == 0
-    assert _count(sink, "SELECT count(*) FROM calls") == 0
+def _table_rows(sink: DuckDBSink) -> dict[str, list[tuple]]:
+    with duckdb.connect(sink.path, read_only=True) as con:
+        return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+                for table in ("segments", "calls", "errors", "recording_paths")}
+
+
+def test_a_batch_that_fails_part_way_leaves_the_warehouse_as_it_was(sink):
+    """One transaction per batch: a failure after some of the batch's statements succeeded undoes them all.
+
+    The batch replaces a.wav, whose old rows are already there. Its segments
+    delete and insert succeed; its calls insert then fails (NOT NULL). Without
+    the transaction a.wav would be left with the new segments and no calls row.
+    """
+    sink.replace_calls([_call("/x/a.wav", 3), _call("/x/b.wav", 2), _error("/x/c.wav")])
+    before = _table_rows(sink)
+    good = _call("/x/a.wav", 5, run_id="r2")
+    bad = _call("/x/b.wav", 1, run_id="r2")
+    bad.call_row["call_date"] = None                  # calls.call_date is NOT NULL; its segment is fine
+    with pytest.raises(duckdb.ConstraintException, match="NOT NULL constraint failed: calls.call_date"):
+        sink.replace_calls([good, bad, _error("/x/c.wav", "read again")])
+    assert _table_rows(sink) == before
 
 
 def test_run_rows_are_upserted(sink):
@@ -172,3 +185,31 @@ def test_clear_paths_go_to_recording_paths_only_and_done_knows_both_spellings(si
     assert sink.done_recordings("ser-test") == {stored, clear, "/night/plain.wav"}   # a match yields the clear one
     sink.apply_retention(1, today=DAY + dt.timedelta(days=30))
     assert _count(sink, "SELECT count(*) FROM recording_paths") == 0                  # clear paths expire too
+
+
+def test_retention_keeps_the_cutoff_day_and_deletes_the_day_before_it(sink):
+    """--retention-days 30 on Dec 23 keeps call dates from Nov 23 on: the boundary day itself, checked on both sides.
+
+    A call and its clear path on each of Nov 22, 23 and 24, and two errors with no
+    call date, written one second either side of Nov 23 00:00 UTC. A cut-off one
+    day out either way, or an hour's shift of the written-at rule, changes the answer.
+    """
+    days = {"before": DAY - dt.timedelta(days=1), "cutoff": DAY, "after": DAY + dt.timedelta(days=1)}
+    calls = []
+    for name, day in days.items():
+        call = _call(f"/night/tel-{name}.wav", 2)
+        for row in (call.call_row, *call.segment_rows):
+            row["call_date"] = day
+        calls.append(_pseudonymised(call, f"/night/555-{name}.wav"))
+    midnight = dt.datetime.combine(DAY, dt.time(), dt.timezone.utc)
+    late, early = _error("/night/late.wav"), _error("/night/early.wav")
+    late.error_row["occurred_at"] = midnight - dt.timedelta(seconds=1)
+    early.error_row["occurred_at"] = midnight
+    sink.replace_calls([*calls, late, early])
+    sink.apply_retention(30, today=dt.date(2026, 12, 23))
+    with duckdb.connect(sink.path, read_only=True) as con:
+        kept = {table: sorted(uri.rsplit("/", 1)[-1] for (uri,) in
+                              con.execute(f"SELECT DISTINCT recording_uri FROM {table}").fetchall())
+                for table in ("segments", "calls", "errors", "recording_paths")}
+    assert kept == {"segments": ["tel-after.wav", "tel-cutoff.wav"], "calls": ["tel-after.wav", "tel-cutoff.wav"],
+                    "errors": ["early.wav"], "recording_paths": ["tel-after.wav", "tel-cutoff.wav"]}

@@ -21,6 +21,7 @@ from beam_pipeline.warehouse.duckdb_sink import DuckDBSink
 from sql.schema import VIEWS, view_columns
 from tests import cli
 from tests.emulators import BUCKET, PROJECT, bigquery_client, query
+from tests.test_end_to_end import EXPECTED_ERRORS, TOP_IS_THE_ARGMAX_SQL
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS = REPO / "examples" / "calls"
@@ -62,17 +63,19 @@ def test_every_recording_in_the_bucket_becomes_a_call_or_an_error(night):
         expected = (truth["agent_id"], truth["queue"]) if truth["has_sidecar"] else ("", "")
         assert (row["agent_id"], row["queue"]) == expected, name    # sidecars read from gs:// too
         assert str(row["call_date"]) == NIGHT
-    errors = {r["recording_uri"].removeprefix(PREFIX): r["reason"]
-              for r in _rows(night, "SELECT recording_uri, reason FROM `{ds}.errors`")}
-    assert set(errors) == set(TRUTH["expected_errors"])
-    assert all(len(reason) > 10 for reason in errors.values())
+    errors = {r["recording_uri"].removeprefix(PREFIX): (r["stage"], r["reason"])
+              for r in _rows(night, "SELECT recording_uri, stage, reason FROM `{ds}.errors`")}
+    assert set(errors) == set(TRUTH["expected_errors"]) == set(EXPECTED_ERRORS)
+    for name, (stage, cause) in EXPECTED_ERRORS.items():       # read from gs://, the same causes as from disk
+        assert errors[name][0] == stage and errors[name][1].startswith(cause), (name, errors[name])
 
 
 def test_rows_carry_the_contract_and_the_run_is_recorded(night):
     bad = _rows(night, """
         SELECT count(*) AS n FROM `{ds}.segments`
         WHERE ABS(prob_angry + prob_disgust + prob_fear + prob_happy + prob_neutral + prob_sad - 1) > 1e-6
-           OR top_confidence < 1.0 / 6 OR arousal NOT BETWEEN -1 AND 1 OR valence NOT BETWEEN -1 AND 1
+           OR NOT (""" + TOP_IS_THE_ARGMAX_SQL + """)
+           OR arousal NOT BETWEEN -1 AND 1 OR valence NOT BETWEEN -1 AND 1
            OR end_s <= start_s OR NOT STARTS_WITH(recording_uri, 'gs://')""")
     assert bad == [{"n": 0}]
     turns = _rows(night, "SELECT count(*) AS n FROM `{ds}.segments`")[0]["n"]

@@ -23,7 +23,7 @@ from beam_pipeline.warehouse.bigquery_sink import BigQuerySink
 from sql.schema import TABLES, VIEWS, columns, view_columns
 from tests.dashboard_expectations import EMOTIONS, Filters, expected_tiles
 from tests.emulators import query
-from tests.lookml_sql import LOOKML_DIR, REF, Project
+from tests.lookml_sql import LOOKML_DIR, REF, Field, Project
 from tests.test_sql_views import CRAFTED
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,11 +70,31 @@ def test_every_field_has_a_label_and_a_description(project):
             assert field.get("label") and field.get("description"), f"{name}.{field['name']}"
 
 
-def test_every_reference_inside_the_views_resolves(project):
+def _dangling_references(project: Project) -> tuple[int, list[str]]:
+    """(references checked, those that name no field): ${field} in a field's sql, and measure filters' fields."""
+    checked, dangling = 0, []
     for key, field in project.fields.items():
-        for ref in REF.findall(field.sql):
-            if ref != "TABLE":
-                project.sql(ref, field.view)          # raises KeyError on a dangling reference
+        for ref in [r for r in REF.findall(field.sql) if r != "TABLE"] + [f for f, _ in field.filters]:
+            checked += 1
+            try:
+                assert "${" not in project.sql(ref, field.view), f"{key} -> {ref} left a reference unresolved"
+            except KeyError:
+                dangling.append(f"{key} -> {ref}")
+    return checked, dangling
+
+
+def test_every_reference_inside_the_views_resolves(project):
+    """Looker rejects a field whose sql or filter names a field that is not there; so must this check.
+
+    The project's own references all resolve to plain SQL, and a field planted
+    with one good and one dangling reference is reported for the dangling one only.
+    """
+    checked, dangling = _dangling_references(project)
+    assert dangling == [] and checked > 0
+    planted = Project()
+    planted.fields["calls.planted"] = Field("calls", "planted", "measure", "number",
+                                            "${total_interruptions} / ${no_such_field}")
+    assert _dangling_references(planted)[1] == ["calls.planted -> no_such_field"]
 
 
 def test_explores_join_on_the_keys(project):

@@ -100,6 +100,16 @@ def _statuses(report: str) -> dict[str, str]:
 
 
 WINDOW = f"window:{FIRST_NIGHT}..{FIRST_NIGHT + dt.timedelta(days=4)}"
+# The report's columns, as monitor.format_report lays them out (a category's summary holds a space).
+REPORT_COLUMNS = (("baseline", 22, 36), ("latest", 36, 50), ("n_base", 50, 59), ("n_latest", 59, 68),
+                  ("psi", 68, 76), ("js", 76, 83), ("status", 83, None))
+
+
+def report_rows(report: str) -> dict[str, dict[str, str]]:
+    """The report's table: metric -> its columns as printed (baseline, latest, n_base, n_latest, psi, js, status)."""
+    names = {m.name for m in METRICS}
+    return {line[:22].strip(): {column: line[start:end].strip() for column, start, end in REPORT_COLUMNS}
+            for line in report.splitlines() if line[:22].strip() in names}
 
 
 def test_a_night_drawn_like_the_baseline_passes(nights, capsys):
@@ -167,10 +177,28 @@ def test_a_file_without_metrics_exits_2(tmp_path, capsys):
     assert "no run has written calls yet" in capsys.readouterr().err
 
 
-def test_the_command_line_runs_it(nights):
+def test_the_command_line_reports_the_quieter_nights_figures(nights):
+    """`callmood monitor` prints, per metric, the counts and means of both sides and the verdict.
+
+    Five baseline nights of 300 calls of 8 turns against one such night: 1,500 and
+    300 calls, 12,000 and 2,400 turns for every metric (the synthetic rows have no
+    NULLs). The night was drawn 10 dB quieter, so its loudness mean is the window's
+    less 10 dB, give or take the draw (standard error about 0.1 dB), and only
+    loudness drifts.
+    """
     done = cli.run("monitor", "--db", str(nights["quieter"]), "--baseline", WINDOW, "--fail-on-drift", timeout=300)
-    assert done.returncode == 1, done.stderr
-    assert "loudness_dbfs" in done.stdout and "DRIFT" in done.stdout
+    assert done.returncode == monitor.EXIT_DRIFT, done.stderr
+    rows = report_rows(done.stdout)
+    assert set(rows) == {m.name for m in METRICS}
+    for metric in METRICS:
+        counts = ("1500", "300") if metric.population == "calls" else ("12000", "2400")
+        assert (rows[metric.name]["n_base"], rows[metric.name]["n_latest"]) == counts, metric.name
+    assert {m for m, row in rows.items() if row["status"] == "DRIFT"} == {"loudness_dbfs"}
+    assert {row["status"] for m, row in rows.items() if m != "loudness_dbfs"} == {"ok"}
+    baseline, latest = float(rows["loudness_dbfs"]["baseline"]), float(rows["loudness_dbfs"]["latest"])
+    assert baseline == pytest.approx(-24.0, abs=0.5) and latest - baseline == pytest.approx(-10.0, abs=0.5)
+    assert float(rows["loudness_dbfs"]["psi"]) > 0.2 and float(rows["snr_db"]["psi"]) < 0.1
+    assert "DRIFT in 1 metric(s): loudness_dbfs" in done.stdout
 
 
 # ---------------------------------------------------------------------------------- snapshots and the view

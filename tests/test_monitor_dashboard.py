@@ -23,10 +23,37 @@ def _expected(db: str, date_from: str = "0000-00-00") -> dict[tuple[str, str], f
     return {(day, metric): value for day, metric, value in rows}
 
 
-def test_the_crafted_nights_have_drift_figures(crafted_duckdb):
+CONSTANT_METRICS = ("duration_s", "n_channels", "codec", "loudness_dbfs", "speech_ratio")
+EMOTION_METRICS = ("top_emotion", "prob_angry", "prob_disgust", "prob_fear", "prob_happy", "prob_neutral", "prob_sad")
+
+
+def test_the_crafted_nights_drift_figures_are_the_ones_worked_out_by_hand(crafted_duckdb):
+    """monitoring_nightly's PSI on the crafted nights, each night against the 7 calendar days before it.
+
+    Nov 16 (c8: one angry turn) is the whole prior week of Nov 23, exactly 7 days
+    back; Nov 23 alone is that of Nov 24, Nov 16 being 8 days back. Every turn is at
+    -20 dBFS with speech ratio 0.9 and every call 60 s, stereo, of no known codec
+    ('other'), so those metrics sit in one bin on every night: PSI 0. The emotions
+    move: Nov 23's 17 turns are top angry 4, neutral 7, happy 2, sad 2, fear 1,
+    disgust 1, against one angry turn on either side, so top_emotion's PSI is, on
+    both nights (PSI is symmetric), (1 - 4/17) ln(17/4) plus, for each k in
+    7, 2, 2, 1, 1, (k/17 - e) ln(k / 17e), with empty shares floored at e = 0.0001.
+    The one-turn nights put each prob_* in a bin that holds few of Nov 23's turns:
+    all drift (over 0.2, the threshold the view's description gives).
+    """
     expected = _expected(crafted_duckdb)
-    assert {day for day, _ in expected} == {"2026-11-23", "2026-11-24"}
-    assert all(value >= 0 for value in expected.values())
+    nights = ("2026-11-23", "2026-11-24")
+    assert set(expected) == {(night, m) for night in nights for m in CONSTANT_METRICS + EMOTION_METRICS}
+    e = 1e-4
+    top_emotion = (1 - 4 / 17) * math.log(17 / 4) + sum((k / 17 - e) * math.log(k / (17 * e)) for k in (7, 2, 2, 1, 1))
+    for night in nights:
+        assert expected[(night, "top_emotion")] == pytest.approx(top_emotion, rel=1e-9)
+        assert all(expected[(night, m)] == pytest.approx(0.0, abs=1e-12) for m in CONSTANT_METRICS)
+        assert {m for m in EMOTION_METRICS if expected[(night, m)] > 0.2} == set(EMOTION_METRICS)
+    with duckdb.connect(crafted_duckdb, read_only=True) as con:
+        prior_items = dict(con.execute("SELECT DISTINCT CAST(call_date AS VARCHAR), prior_7d_items FROM "
+                                       "monitoring_nightly WHERE metric = 'top_emotion'").fetchall())
+    assert prior_items == {"2026-11-16": None, "2026-11-23": 1, "2026-11-24": 17}
 
 
 @pytest.fixture(scope="module")
