@@ -274,9 +274,46 @@ def cross_validation_report(config: TrainConfig, clips: Sequence[Clip], labels: 
     }
 
 
-def cross_validate(config: TrainConfig, data: TrainingSet, model_params: dict) -> dict:
-    """Leave-speakers-out k-fold, every fold in turn (see `run_fold` to run folds in separate processes)."""
-    fold_probabilities = [run_fold(config, data, model_params, fold) for fold in range(config.folds)]
+def fit_final(config: TrainConfig, data: TrainingSet, model_params: dict) -> list[np.ndarray]:
+    """The shipped model's weights: the same recipe on every speaker."""
+    import keras
+
+    from ser_model.model import build_model
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(len(config.classes), **model_params)
+    data.fit(model, np.arange(len(data.clips)), config, epochs=config.epochs, seed=config.seed,
+             learning_rate=model_params["learning_rate"])
+    return model.get_weights()
+
+
+def _run_job(config: TrainConfig, data: TrainingSet, model_params: dict, fold: int | None):
+    return fit_final(config, data, model_params) if fold is None else run_fold(config, data, model_params, fold)
+
+
+def run_jobs(config: TrainConfig, data: TrainingSet, model_params: dict, folds: Sequence[int | None],
+             jobs: int = 1) -> list:
+    """`run_fold` for each fold (None: `fit_final`), in `jobs` processes side by side.
+
+    One training uses about one core (small convolutions, batch 64), so the
+    folds and the final fit, which do not depend on one another, are what
+    spreads across cores. Each process runs TensorFlow on one thread; the windows
+    reach them memory-mapped (joblib), not copied. Every job seeds itself, so a
+    fold gives the same model alone, in turn or side by side.
+    """
+    if jobs <= 1:
+        return [_run_job(config, data, model_params, fold) for fold in folds]
+    import joblib
+
+    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")      # read by the worker processes as they start
+    return joblib.Parallel(n_jobs=jobs, backend="loky")(
+        joblib.delayed(_run_job)(config, data, model_params, fold) for fold in folds)
+
+
+def cross_validate(config: TrainConfig, data: TrainingSet, model_params: dict, jobs: int = 1) -> dict:
+    """Leave-speakers-out k-fold."""
+    fold_probabilities = run_jobs(config, data, model_params, range(config.folds), jobs)
     return cross_validation_report(config, data.clips, data.labels, fold_probabilities)
 
 
@@ -334,8 +371,12 @@ def training_set(config: TrainConfig, cache_dir: Path | None = None) -> Training
 
 
 def train(config: TrainConfig, out_dir: Path, *, tune_first: bool = True, cross_validate_first: bool = True,
-          cache_dir: Path | None = None) -> dict:
-    """Search, cross-validate, fit the final model on every speaker, and export it to `out_dir`."""
+          cache_dir: Path | None = None, jobs: int = 1) -> dict:
+    """Search, cross-validate, fit the final model on every speaker, and export it to `out_dir`.
+
+    With `jobs` > 1 the folds and the final fit run side by side (`run_jobs`),
+    the final fit first, as it is the longest.
+    """
     import keras
 
     from ser_model.export import export_model
@@ -353,12 +394,12 @@ def train(config: TrainConfig, out_dir: Path, *, tune_first: bool = True, cross_
         summary["tuning"] = tune(config, data)
         model_params = summary["tuning"]["best"]
     summary["model_params"] = {**model_params, "block_filters": list(model_params["block_filters"])}
-    if cross_validate_first and config.folds > 1:
-        summary["cross_validation"] = cross_validate(config, data, model_params)
-    keras.utils.set_random_seed(config.seed)
+    folds = list(range(config.folds)) if cross_validate_first and config.folds > 1 else []
+    final_weights, *fold_probabilities = run_jobs(config, data, model_params, [None, *folds], jobs)
+    if folds:
+        summary["cross_validation"] = cross_validation_report(config, clips, data.labels, fold_probabilities)
     model = build_model(len(config.classes), **model_params)
-    data.fit(model, np.arange(len(clips)), config, epochs=config.epochs, seed=config.seed,
-             learning_rate=model_params["learning_rate"])
+    model.set_weights(final_weights)
     summary["export"] = export_model(model, out_dir, classes=config.classes, spec=DEFAULT_SPEC,
                                      training_config=config.to_dict())
     (out_dir / "training_report.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -167,3 +167,50 @@ def test_views_judge_each_corpus_on_its_own_classes():
     figures = view_report(toy, np.array([0, 1]), p, CLASSES, ("angry", "sad"))
     assert figures["confusion_matrix"] == [[0, 1], [0, 1]]
     assert figures["balanced_accuracy"] == pytest.approx(0.5)
+
+
+# ----------------------------------------------------------------------------------------------- jobs
+
+
+@needs_corpora
+def test_folds_trained_side_by_side_give_the_models_trained_in_turn(tmp_path):
+    """`callmood train --jobs 2` must report what `--jobs 1` reports: each fold seeds itself.
+
+    Not to the bit: this process runs TensorFlow on its default threads and the
+    workers on one, so sums are taken in another order, and two epochs carry that
+    into the weights at ~1e-3. A fold trained on the wrong rows, with another
+    seed or returned in the wrong place differs by far more.
+    """
+    import csv
+    import json
+
+    from ser_model.feature_cache import compute_windows
+    from ser_model.train import TrainConfig, TrainingSet, run_jobs, variants_needed
+
+    with open(MANIFEST, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["speaker"] in ("ravdess_03", "ravdess_04", "nemo_EB0", "ased_01")
+                and r["label6"] in ("angry", "sad", "neutral")][::3]
+    manifest = tmp_path / "m.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config_path = tmp_path / "config" / "c.json"
+    config_path.parent.mkdir()
+    config_path.write_text(json.dumps({"manifest": str(manifest), "data_root": str(DATA_ROOT),
+                                       "classes": list(CLASSES), "epochs": 2, "batch_size": 16, "folds": 2,
+                                       "seed": 3, "corpus_balance": 0.5}))
+    config = TrainConfig.load(config_path)
+    clips = read_manifest(config.manifest, config.data_root, config.classes)
+    assert len({c.corpus for c in clips}) >= 2
+    data = TrainingSet.of(clips, config.classes, compute_windows(clips, variants_needed(), n_jobs=1))
+    params = {"stem_filters": 8, "block_filters": (8,), "dense_units": 8, "dropout": 0.0, "l2": 0.0,
+              "learning_rate": 0.01, "spec_augment": False}
+    in_turn = run_jobs(config, data, params, [None, 0, 1], jobs=1)
+    side_by_side = run_jobs(config, data, params, [None, 0, 1], jobs=2)
+    for a, b in zip(in_turn[0], side_by_side[0]):                     # the final model's weights
+        np.testing.assert_allclose(a, b, atol=1e-2)
+    for fold_a, fold_b in zip(in_turn[1:], side_by_side[1:]):          # each fold's held-out probabilities
+        assert fold_a.keys() == fold_b.keys() == {"clean", "telephone"}
+        for channel in fold_a:
+            np.testing.assert_allclose(fold_a[channel], fold_b[channel], atol=2e-2)

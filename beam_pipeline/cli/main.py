@@ -76,11 +76,13 @@ def _train(argv: Sequence[str]) -> int:
     parser.add_argument("--cache-dir", default=None, help="where to keep computed feature windows between runs")
     parser.add_argument("--skip-tuning", action="store_true")
     parser.add_argument("--skip-cross-validation", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="train the folds and the final model in this many processes side by side (one core each)")
     args = parser.parse_args(argv)
     config = TrainConfig.load(args.config)
     summary = train(config, Path(args.out), tune_first=not args.skip_tuning,
                     cross_validate_first=not args.skip_cross_validation,
-                    cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+                    cache_dir=Path(args.cache_dir) if args.cache_dir else None, jobs=args.jobs)
     print(f"exported {summary['export']['model_version']} to {args.out}")
     return 0
 
