@@ -16,7 +16,14 @@ pitch tracker looks for, 60 Hz, loses 0.3 dB; the model's mel bands start at
 blocks: memory stays a block whatever the call's length. Its phase shift is
 harmless here: every consumer (frame energies, log-mel features, YIN pitch) looks
 at magnitudes or at one signal's own periodicity, never at the waveform against
-another signal. The decoder itself stays exact (tests/test_decode.py compares
+another signal. It runs as one biquad in direct form through `scipy.signal.lfilter`
+in float32: 0.21 ms of CPU per second of stereo call at 16 kHz, against 0.25 ms as
+second-order sections through `sosfilt`. In float32 the coefficients still cancel
+exactly at DC and move the poles (radius 0.9917 at 16 kHz) by 3e-6; the output
+differs from the `sosfilt` one by 2e-5 of full scale at most (80 s of noise with an
+offset and rumble). A cheaper first-order DC blocker does not do the job: at a 30 Hz
+corner it takes 5 Hz down by 16 dB, not the 26 dB tests/test_dc_offset.py holds
+this filter to. The decoder itself stays exact (tests/test_decode.py compares
 samples); this is a separate step the job applies to what the decoder returns.
 """
 from __future__ import annotations
@@ -43,13 +50,14 @@ def remove_dc_in_place(channels: np.ndarray, sample_rate_hz: int, cutoff_hz: flo
         raise TypeError(f"channels must be float32 (n_channels, n_samples), got {channels.dtype} {channels.shape}")
     if channels.shape[1] == 0:
         return
-    sos = signal.butter(_ORDER, cutoff_hz, btype="highpass", fs=sample_rate_hz, output="sos").astype(np.float32)
+    b, a = (coefficients.astype(np.float32)
+            for coefficients in signal.butter(_ORDER, cutoff_hz, btype="highpass", fs=sample_rate_hz))
     settle = channels[:, : max(1, int(_SETTLE_S * sample_rate_hz))]
     start_level = settle.mean(axis=1, dtype=np.float64).astype(np.float32)
-    # zi: (n_sections, n_channels, 2), the state a constant input at start_level leaves behind
-    state = signal.sosfilt_zi(sos).astype(np.float32)[:, None, :] * start_level[None, :, None]
+    # zi: (n_channels, 2), the state a constant input at start_level leaves behind
+    state = signal.lfilter_zi(b, a).astype(np.float32)[None, :] * start_level[:, None]
     block = max(1, int(_BLOCK_S * sample_rate_hz))
     for start in range(0, channels.shape[1], block):
         piece = channels[:, start:start + block]
-        filtered, state = signal.sosfilt(sos, piece, axis=1, zi=state)
+        filtered, state = signal.lfilter(b, a, piece, axis=1, zi=state)
         np.clip(filtered, -1.0, 1.0, out=piece)
