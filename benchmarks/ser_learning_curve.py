@@ -29,8 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ser_model.augment import EVALUATION_CHANNELS  # noqa: E402
-from ser_model.train import (TrainConfig, evaluation_views, predict_clips, speaker_folds,  # noqa: E402
-                             training_set, view_report)
+from ser_model.train import (TrainConfig, evaluation_views, predict_clips, training_set,  # noqa: E402
+                             view_report)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def main() -> None:
     data = training_set(config, args.cache_dir)
     clips = data.clips
     params = {**config.model, "block_filters": tuple(config.model["block_filters"])}
-    folds = speaker_folds(clips, data.labels, config.folds, config.seed, config.fold_groups)
+    folds = data.folds(config)
     views = evaluation_views(clips, config.classes, config.evaluation_groups)
     speaker_of = np.array([c.speaker for c in clips])
     for fold in (int(f) for f in args.folds.split(",")):

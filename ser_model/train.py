@@ -180,6 +180,11 @@ class TrainingSet:
         return cls(clips, np.array([list(classes).index(c.label) for c in clips]),
                    allowed_classes(clips, classes), windows)
 
+    def folds(self, config: TrainConfig, seed: int | None = None):
+        """`speaker_folds` of these clips as `config` lays them out (under another `seed` for the search)."""
+        return speaker_folds(self.clips, self.labels, config.folds, config.seed if seed is None else seed,
+                             config.fold_groups)
+
     def fit(self, model, rows: np.ndarray, config: TrainConfig, *, epochs: int, seed: int,
             learning_rate: float) -> None:
         fit(model, self.windows, rows, self.labels, n_clips=len(self.clips), epochs=epochs,
@@ -224,7 +229,7 @@ def run_fold(config: TrainConfig, data: TrainingSet, model_params: dict, fold: i
 
     from ser_model.model import build_model
 
-    train_rows, test_rows = speaker_folds(data.clips, data.labels, config.folds, config.seed, config.fold_groups)[fold]
+    train_rows, test_rows = data.folds(config)[fold]
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed + fold)   # a fold gives the same model run alone or in turn
     model = build_model(len(config.classes), **model_params)
@@ -331,7 +336,7 @@ def tune(config: TrainConfig, data: TrainingSet) -> dict:
 
     space = config.tuning["space"]
     clips, labels = data.clips, data.labels
-    train_rows, val_rows = speaker_folds(clips, labels, config.folds, config.seed + 1, config.fold_groups)[0]
+    train_rows, val_rows = data.folds(config, config.seed + 1)[0]
 
     def params_of(trial) -> dict:
         return {**config.model,
