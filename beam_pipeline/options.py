@@ -108,6 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which stereo channel is which side when a call has no sidecar (default 0=agent,1=customer)")
     parser.add_argument("--min-gap-s", type=float, default=turn_defaults.min_gap_s,
                         help="pauses shorter than this inside one side's speech stay in the same turn")
+    parser.add_argument("--max-pause-s", type=float, default=turn_defaults.max_pause_s,
+                        help="on stereo calls, longer pauses up to this long also stay in the turn when the other "
+                             "side says nothing in them")
     parser.add_argument("--min-turn-s", type=float, default=turn_defaults.min_turn_s,
                         help="speech runs shorter than this are not turns")
     parser.add_argument("--max-turn-s", type=float, default=turn_defaults.max_turn_s,
@@ -155,8 +158,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def from_namespace(args: argparse.Namespace) -> CallmoodOptions:
     turn_defaults = TurnOptions()
-    turns = dataclasses.replace(turn_defaults, min_gap_s=args.min_gap_s, min_turn_s=args.min_turn_s,
-                                max_turn_s=args.max_turn_s)
+    turns = dataclasses.replace(turn_defaults, min_gap_s=args.min_gap_s, max_pause_s=args.max_pause_s,
+                                min_turn_s=args.min_turn_s, max_turn_s=args.max_turn_s)
     return CallmoodOptions(
         input=args.input, output=args.output, model_dir=args.model_dir, channel_map=args.channel_map,
         turns=turns, max_duration_s=args.max_duration_s, reprocess=args.reprocess,

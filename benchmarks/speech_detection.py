@@ -41,7 +41,9 @@ is the truth: a breath 35 dB under the peak is audible at 40 dB SNR.
 Printed: per SNR, noise kind, codec, level and rate, turn recall (a reference turn
 is found when a detected turn of its channel has IoU >= 0.5 with it), median
 |start| and |end| error of the found turns, missed speech (share of reference
-speech frames the VAD calls non-speech) and false-alarm speech in the calls'
+speech frames the VAD calls non-speech), unturned speech (share of reference
+speech frames inside no detected turn: never scored; a turn spans its own short
+pauses, so this can be lower than missed speech) and false-alarm speech in the calls'
 pauses; per non-speech kind, the share of the audio that ends up inside turns
 (and as seconds per hour).
 
@@ -429,6 +431,7 @@ class Tally:
     end_err: list = dataclasses.field(default_factory=list)
     speech_frames: int = 0
     missed_frames: int = 0
+    unscored_frames: int = 0
     pause_frames: int = 0
     false_frames: int = 0
 
@@ -439,6 +442,7 @@ class Tally:
         self.end_err += other.end_err
         self.speech_frames += other.speech_frames
         self.missed_frames += other.missed_frames
+        self.unscored_frames += other.unscored_frames
         self.pause_frames += other.pause_frames
         self.false_frames += other.false_frames
 
@@ -447,11 +451,13 @@ class Tally:
         s = np.median(self.start_err) * 1000 if self.start_err else float("nan")
         e = np.median(self.end_err) * 1000 if self.end_err else float("nan")
         missed = 100 * self.missed_frames / max(self.speech_frames, 1)
-        return (f"{self.turns:6d} {recall:7.3f} {s:8.0f} {e:8.0f} {missed:8.1f}"
+        unscored = 100 * self.unscored_frames / max(self.speech_frames, 1)
+        return (f"{self.turns:6d} {recall:7.3f} {s:8.0f} {e:8.0f} {missed:8.1f} {unscored:8.1f}"
                 f" {100 * self.false_frames / max(self.pause_frames, 1):8.1f}")
 
 
-HEADER = f"{'':>14s} {'turns':>6s} {'recall':>7s} {'|start|':>8s} {'|end|':>8s} {'missed%':>8s} {'FA%pause':>8s}"
+HEADER = (f"{'':>14s} {'turns':>6s} {'recall':>7s} {'|start|':>8s} {'|end|':>8s} {'missed%':>8s} {'unturned%':>8s}"
+          f" {'FA%pause':>8s}")
 
 
 def score_call(call: Call, turns, mask: np.ndarray) -> Tally:
@@ -471,8 +477,12 @@ def score_call(call: Call, turns, mask: np.ndarray) -> Tally:
         for a, b in call.speech[ch]:
             ref_mask[int(round(a / FRAME_S)): int(round(b / FRAME_S))] = True
             near[max(0, int(round((a - 0.2) / FRAME_S))): int(round((b + 0.2) / FRAME_S))] = True
+        in_turns = np.zeros(n_frames, dtype=bool)
+        for a, b in hyp:
+            in_turns[int(round(a / FRAME_S)): int(round(b / FRAME_S))] = True
         tally.speech_frames += int(ref_mask.sum())
         tally.missed_frames += int((ref_mask & ~mask[ch]).sum())
+        tally.unscored_frames += int((ref_mask & ~in_turns).sum())
         tally.pause_frames += int((~near).sum())
         tally.false_frames += int((~near & mask[ch]).sum())
     return tally

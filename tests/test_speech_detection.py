@@ -134,3 +134,22 @@ def test_speech_after_music_on_hold_is_still_found(sentences):
     samples = np.concatenate([music, speech])
     turns = spans_of(mono_turns(samples, RATE_HZ, OPTIONS))
     assert_matches(turns, [(a + 10.0, b + 10.0) for a, b in spans], tolerance_s=0.2)
+
+
+@needs_corpus
+def test_a_line_of_distant_babble_alone_gives_almost_no_turns(sentences):
+    """Babble of six distant voices and nothing else on the line: under 1 % of it inside turns, and a
+    sentence 10 dB over the same babble is still one turn."""
+    babble = bench.Babble(read_manifest(DATA_ROOT), np.random.default_rng(9), seconds=60.0)
+    n = int(24.0 * RATE_HZ)
+    in_turns_s = 0.0
+    for level_dbfs in (-45.0, -35.0, -25.0):
+        lines = [bench.line(np.zeros(n), babble.take(n) * 10 ** (level_dbfs / 20), "mulaw", RATE_HZ)
+                 for _ in range(2)]
+        turns = stereo_turns(np.stack(lines), RATE_HZ, {0: "agent", 1: "customer"}, OPTIONS)
+        in_turns_s += sum(t.duration_s for t in turns)
+    assert in_turns_s / (3 * 2 * 24.0) < 0.01, f"{in_turns_s:.2f} s of babble inside turns"
+    track, spans = laid_out(sentences[:1], -30.0)
+    noise = babble.take(track.size) * 10 ** (-40.0 / 20)
+    speech = bench.line(track, noise, "mulaw", RATE_HZ)
+    assert_matches(spans_of(mono_turns(speech, RATE_HZ, OPTIONS)), spans, tolerance_s=0.25)

@@ -175,6 +175,21 @@ def test_pauses_shorter_than_min_gap_are_merged_longer_ones_split():
     assert_spans(tight, [(1.0, 3.0), (3.3, 5.0), (5.9, 8.0)])
 
 
+def test_a_pause_the_other_side_leaves_silent_stays_in_the_turn():
+    """A 1 s pause (over min_gap_s): on a stereo line one turn while the other side is silent, two when it speaks."""
+    roles = {0: "agent", 1: "customer"}
+    agent = channel(10.0, [(1.0, 3.0), (4.0, 6.0)])
+    silent = channel(10.0, [], seed=10)
+    assert_spans(stereo_turns(np.stack([agent, silent]), RATE_HZ, roles, OPTIONS), [(1.0, 6.0)])
+    answered = channel(10.0, [(3.1, 3.9)], f0_hz=220.0, seed=10)
+    turns = stereo_turns(np.stack([agent, answered]), RATE_HZ, roles, OPTIONS)
+    assert_spans([t for t in turns if t.channel == 0], [(1.0, 3.0), (4.0, 6.0)])
+    # longer than max_pause_s: a new turn even in silence; and one channel alone cannot tell, so min_gap_s rules
+    shorter = dataclasses.replace(OPTIONS, max_pause_s=0.8)
+    assert_spans(stereo_turns(np.stack([agent, silent]), RATE_HZ, roles, shorter), [(1.0, 3.0), (4.0, 6.0)])
+    assert_spans(mono_turns(agent, RATE_HZ, OPTIONS), [(1.0, 3.0), (4.0, 6.0)])
+
+
 def test_runs_shorter_than_min_turn_are_dropped():
     samples = channel(6.0, [(1.0, 1.2), (3.0, 4.5)])
     assert_spans(mono_turns(samples, RATE_HZ, OPTIONS), [(3.0, 4.5)])
@@ -223,7 +238,8 @@ def test_crosstalk_is_not_turned_into_turns(leak_db):
     customer_own = channel(12.0, [(8.4, 9.2)], level_dbfs=-24.0, f0_hz=220.0, seed=10, noise_dbfs=None)
     customer = customer_own + leak_of(agent, leak_db) + noise(12.0, seed=5).astype(np.float32)
     turns = stereo_turns(np.stack([agent, customer]), RATE_HZ, {0: "agent", 1: "customer"}, OPTIONS)
-    assert_spans([t for t in turns if t.speaker == "agent"], [(0.5, 4.0), (5.0, 8.0), (9.5, 11.5)])
+    # the agent's 1 s pause at 4 s is silent on the customer's line (leak is no speech): one turn
+    assert_spans([t for t in turns if t.speaker == "agent"], [(0.5, 8.0), (9.5, 11.5)])
     assert_spans([t for t in turns if t.speaker == "customer"], [(8.4, 9.2)])
     mask = speech_frames(np.stack([agent, customer]), RATE_HZ, OPTIONS)
     assert mask[1].mean() < 0.1
@@ -253,8 +269,8 @@ def test_a_digitally_silent_channel_has_no_turns():
     agent = channel(8.0, [(1.0, 3.0), (4.0, 7.0)], noise_dbfs=None)
     silent = np.zeros_like(agent)
     turns = stereo_turns(np.stack([agent, silent]), RATE_HZ, {0: "agent", 1: "customer"}, OPTIONS)
-    assert [t.speaker for t in turns] == ["agent", "agent"]
-    assert_spans(turns, [(1.0, 3.0), (4.0, 7.0)])
+    assert [t.speaker for t in turns] == ["agent"]      # nobody answered in the 1 s pause: one turn
+    assert_spans(turns, [(1.0, 7.0)])
 
 
 def test_shapes_are_checked():
