@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 
-import pytest
+# The session imports gRPC (Beam, the Google clients) and keeps its threads, then starts `callmood` dozens of
+# times. Two of three clean-clone CI runs here had a child fail before `callmood` ran: one aborted (exit -6, its
+# stderr the test session's own stack and modules), one printed a gRPC epoll error and that stack into the
+# child's stderr. gRPC's fork handlers are what of this process runs in a child between fork and exec, so the
+# likely cause; no child of this process uses gRPC before it execs, so they are turned off.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-from tests import emulators as emu
+import pytest  # noqa: E402
+
+from tests import emulators as emu  # noqa: E402
 
 # A skip is a test that did not run, so a session fails on any skip whose reason does not start with one
 # of these: the few things the project cannot install on its machines (README, "Testing").

@@ -16,6 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # epoll warning when a forked ffmpeg exits; failures reach the job as Python exceptions, so its log is noise
 # on a command whose stderr is meant to be read. Set GRPC_VERBOSITY to see it again.
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+# Its fork handlers run in every forked child (ffmpeg here), where nothing uses gRPC before exec; turned off they
+# cannot misfire there (children of the test session failed before exec, most likely in them: tests/conftest.py).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 
 def _run(argv: Sequence[str]) -> int:
