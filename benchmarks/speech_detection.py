@@ -431,7 +431,7 @@ class Tally:
     end_err: list = dataclasses.field(default_factory=list)
     speech_frames: int = 0
     missed_frames: int = 0
-    unscored_frames: int = 0
+    unturned_frames: int = 0
     pause_frames: int = 0
     false_frames: int = 0
 
@@ -442,7 +442,7 @@ class Tally:
         self.end_err += other.end_err
         self.speech_frames += other.speech_frames
         self.missed_frames += other.missed_frames
-        self.unscored_frames += other.unscored_frames
+        self.unturned_frames += other.unturned_frames
         self.pause_frames += other.pause_frames
         self.false_frames += other.false_frames
 
@@ -451,13 +451,21 @@ class Tally:
         s = np.median(self.start_err) * 1000 if self.start_err else float("nan")
         e = np.median(self.end_err) * 1000 if self.end_err else float("nan")
         missed = 100 * self.missed_frames / max(self.speech_frames, 1)
-        unscored = 100 * self.unscored_frames / max(self.speech_frames, 1)
-        return (f"{self.turns:6d} {recall:7.3f} {s:8.0f} {e:8.0f} {missed:8.1f} {unscored:8.1f}"
+        unturned = 100 * self.unturned_frames / max(self.speech_frames, 1)
+        return (f"{self.turns:6d} {recall:7.3f} {s:8.0f} {e:8.0f} {missed:8.1f} {unturned:8.1f}"
                 f" {100 * self.false_frames / max(self.pause_frames, 1):8.1f}")
 
 
 HEADER = (f"{'':>14s} {'turns':>6s} {'recall':>7s} {'|start|':>8s} {'|end|':>8s} {'missed%':>8s} {'unturned%':>8s}"
           f" {'FA%pause':>8s}")
+
+
+def span_mask(spans, n_frames: int, pad_s: float = 0.0) -> np.ndarray:
+    """Frames inside any (start_s, end_s) span, each widened by `pad_s` on both sides."""
+    mask = np.zeros(n_frames, dtype=bool)
+    for a, b in spans:
+        mask[max(0, int(round((a - pad_s) / FRAME_S))): int(round((b + pad_s) / FRAME_S))] = True
+    return mask
 
 
 def score_call(call: Call, turns, mask: np.ndarray) -> Tally:
@@ -472,17 +480,12 @@ def score_call(call: Call, turns, mask: np.ndarray) -> Tally:
                 tally.found += 1
                 tally.start_err.append(abs(best[0] - ref[0]))
                 tally.end_err.append(abs(best[1] - ref[1]))
-        ref_mask = np.zeros(n_frames, dtype=bool)
-        near = np.zeros(n_frames, dtype=bool)       # speech and 0.2 s either side: not counted as pause
-        for a, b in call.speech[ch]:
-            ref_mask[int(round(a / FRAME_S)): int(round(b / FRAME_S))] = True
-            near[max(0, int(round((a - 0.2) / FRAME_S))): int(round((b + 0.2) / FRAME_S))] = True
-        in_turns = np.zeros(n_frames, dtype=bool)
-        for a, b in hyp:
-            in_turns[int(round(a / FRAME_S)): int(round(b / FRAME_S))] = True
+        ref_mask = span_mask(call.speech[ch], n_frames)
+        near = span_mask(call.speech[ch], n_frames, pad_s=0.2)   # speech and 0.2 s either side: not counted as pause
+        in_turns = span_mask(hyp, n_frames)
         tally.speech_frames += int(ref_mask.sum())
         tally.missed_frames += int((ref_mask & ~mask[ch]).sum())
-        tally.unscored_frames += int((ref_mask & ~in_turns).sum())
+        tally.unturned_frames += int((ref_mask & ~in_turns).sum())
         tally.pause_frames += int((~near).sum())
         tally.false_frames += int((~near & mask[ch]).sum())
     return tally
