@@ -12,7 +12,7 @@ setup(
         "sql": ["tables/*.sql", "views/*.sql"],
         "beam_pipeline": ["segment/diarization_embedder.npz", "segment/speaker_models/campplus.onnx",
                           "segment/speaker_models/campplus.onnx.sha256", "segment/speaker_models/campplus_int8.onnx",
-                          "segment/speaker_models/campplus_centre.npz", "segment/speaker_models/NOTICE.md",
+                          "segment/speaker_models/campplus_normalisation.npz", "segment/speaker_models/NOTICE.md",
                           "segment/speaker_models/LICENSE-Apache-2.0.txt"],
         "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json",
                       "artifacts/baseline_metrics.json", "artifacts/training_report.json"],

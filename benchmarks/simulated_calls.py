@@ -62,6 +62,9 @@ DEVELOPMENT_SPEAKERS: tuple[str, ...] = (
 # Of those, the tuning speakers: left out of the speaker embedding's training so that the
 # diarizer's thresholds are tuned on voices the embedding never heard, as at run time.
 TUNING_SPEAKERS: tuple[str, ...] = ("ravdess_07", "ravdess_08", "ravdess_09", "ravdess_10", "emodb_10", "emodb_11")
+# The rest of the development speakers: what the CAM++ embedding's within-speaker whitening is fitted
+# on (`benchmarks/tune_campplus.py`), so neither its thresholds' tuning nor its figures see them.
+NORMALISATION_SPEAKERS: tuple[str, ...] = tuple(s for s in DEVELOPMENT_SPEAKERS if s not in TUNING_SPEAKERS)
 # Evaluation speakers: disjoint from the above, never used for tuning.
 EVALUATION_SPEAKERS: tuple[str, ...] = (
     *(f"ravdess_{i:02d}" for i in range(11, 21)),             # 5 male, 5 female

