@@ -14,7 +14,8 @@ setup(
                           "segment/speaker_models/campplus.onnx.sha256", "segment/speaker_models/campplus_int8.onnx",
                           "segment/speaker_models/campplus_normalisation.npz", "segment/speaker_models/NOTICE.md",
                           "segment/speaker_models/LICENSE-Apache-2.0.txt"],
-        "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/model_metadata.json",
+        "ser_model": ["train_config.json", "artifacts/callmood_ser.keras", "artifacts/callmood_ser.tflite",
+                      "artifacts/model_metadata.json",
                       "artifacts/baseline_metrics.json", "artifacts/training_report.json"],
         "dashboards": ["looker/*.lkml", "looker/*.lookml", "looker/.lintconfig.yml"],
     },
@@ -22,6 +23,7 @@ setup(
         "apache-beam[gcp]==2.77.0",
         "tensorflow-cpu==2.21.0",
         "keras==3.15.1",
+        "ai-edge-litert==2.3.0",              # LiteRT: the job scores the model's .tflite copy without importing TensorFlow
         "librosa==0.11.0",
         "soundfile==0.14.0",
         "soxr==1.1.0",

@@ -81,6 +81,36 @@ def test_export_and_reload_give_identical_outputs(trained):
     np.testing.assert_allclose(np.asarray(list(outputs.values())[0]), expected, atol=1e-5)
 
 
+def test_the_shipped_tflite_copy_scores_as_the_keras_model_does_without_importing_tensorflow():
+    # The job scores with the .tflite file (no TensorFlow in its workers); it must be the
+    # shipped Keras model's graph and weights: `python -m ser_model.export` re-derives it.
+    import subprocess
+    import sys
+
+    import keras
+
+    import ser_model.model  # noqa: F401
+    from ser_model.export import KERAS_FILE
+    from ser_model.inference import DEFAULT_MODEL_DIR
+
+    info = ModelInfo.read(DEFAULT_MODEL_DIR)
+    windows = np.random.default_rng(7).normal(-4.0, 2.0, (70, info.spec.window_frames, info.spec.n_mels))
+    windows = windows.astype(np.float32)
+    expected = np.asarray(keras.saving.load_model(DEFAULT_MODEL_DIR / KERAS_FILE, compile=False)(windows,
+                                                                                              training=False))
+    scored = EmotionScorer(info).predict(windows)                 # 70 windows: three chunks, the last short
+    np.testing.assert_allclose(scored, expected, atol=1e-5)
+    assert scored.argmax(axis=1).tolist() == expected.argmax(axis=1).tolist()
+    probe = ("import sys, numpy as np; from ser_model.inference import EmotionScorer, ModelInfo; "
+             "info = ModelInfo.read(); s = EmotionScorer(info); "
+             "p = s.predict(np.zeros((3, info.spec.window_frames, info.spec.n_mels), np.float32)); "
+             "assert p.shape == (3, len(info.classes)) and abs(p.sum(axis=1) - 1).max() < 1e-4; "
+             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "False"]
+
+
 def test_model_version_changes_with_the_weights(trained):
     from ser_model.export import model_version
 
