@@ -13,7 +13,7 @@ from typing import BinaryIO, Callable, Mapping
 
 import numpy as np
 
-from beam_pipeline.audio.dc import remove_dc_in_place
+from beam_pipeline.audio.dc import HIGH_PASS_HZ
 from beam_pipeline.audio.decode import AudioDecodeError, decode_audio
 from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.records import StageError
@@ -151,14 +151,14 @@ def _prepare_call(data: bytes, recording_uri: str, identity: CallIdentity, optio
                   spec: FeatureSpec, stage_timer: Callable[[str, float], None] | None) -> PreparedCall:
     timer = _StageTimer(stage_timer)
     try:
+        # high-passed while decoding, before any level is measured (audio/dc.py)
         audio = decode_audio(data, recording_uri, target_rate_hz=spec.sample_rate_hz,
-                             max_duration_s=options.max_duration_s)
+                             max_duration_s=options.max_duration_s, high_pass_hz=HIGH_PASS_HZ)
     except AudioDecodeError as exc:
         raise StageError("decode", str(exc)) from exc
     if audio.duration_s < options.min_duration_s:
         raise StageError("decode", f"recording is {audio.duration_s:.2f} s long, under the "
                                    f"{options.min_duration_s:.1f} s minimum")
-    remove_dc_in_place(audio.channels, audio.sample_rate_hz)   # before any level is measured
     timer.lap("decode")
     roles = _roles(identity, audio.n_channels, options.channel_map)
     channels = audio.channels

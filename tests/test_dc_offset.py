@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from beam_pipeline.audio.dc import remove_dc_in_place
+from beam_pipeline.audio.dc import HighPass
 from beam_pipeline.options import CallmoodOptions
 from beam_pipeline.prepare import prepare_call
 from beam_pipeline.sources.recordings import CallIdentity
@@ -65,7 +65,10 @@ def test_the_filter_removes_offset_and_rumble_and_keeps_the_voice_band():
     time_s = np.arange(10 * rate_hz) / rate_hz
     voice = 0.3 * np.sin(2 * np.pi * 120.0 * time_s)
     channels = np.stack([voice + 0.05, voice + 0.05 * np.sin(2 * np.pi * 5.0 * time_s)]).astype(np.float32)
-    remove_dc_in_place(channels, rate_hz)
+    # in blocks of 0.7 s, as the decoder hands them over: the state must carry across
+    high_pass = HighPass(2, rate_hz)
+    channels = np.concatenate([high_pass(np.ascontiguousarray(block.T)) for block in
+                               np.array_split(channels, 14, axis=1)]).T
     steady = channels[:, rate_hz:].astype(np.float64)    # after the filter's first second (9 s: whole cycles)
     assert np.all(np.abs(steady.mean(axis=1)) < 1e-3)    # the offset is gone
     for channel in steady:
@@ -74,8 +77,30 @@ def test_the_filter_removes_offset_and_rumble_and_keeps_the_voice_band():
     assert channels.dtype == np.float32 and np.all(np.abs(channels) <= 1.0)
 
 
+def test_filtering_in_blocks_at_8_khz_matches_one_pass():
+    rng = np.random.default_rng(5)
+    block = (rng.normal(0, 0.1, (40000, 2)) + 0.05).astype(np.float32)
+    whole = HighPass(2, 8000)(block.copy())
+    pieces = HighPass(2, 8000)
+    in_blocks = np.concatenate([pieces(np.ascontiguousarray(piece)) for piece in np.array_split(block, 7)])
+    np.testing.assert_allclose(in_blocks, whole, atol=1e-6)
+
+
+def test_the_decoder_high_passes_before_resampling_as_the_filter_does_after(tmp_path):
+    from beam_pipeline.audio.decode import decode_audio
+
+    path = _write_with(tmp_path, "rumble.wav", 0.02, 0.05)                  # 8 kHz stereo
+    data = path.read_bytes()
+    exact = decode_audio(data, path.name, target_rate_hz=16000)
+    filtered = decode_audio(data, path.name, target_rate_hz=16000, high_pass_hz=30.0)
+    after = HighPass(2, 16000)(np.ascontiguousarray(exact.channels.T)).T
+    assert filtered.channels.shape == exact.channels.shape
+    assert np.abs(filtered.channels.mean(axis=1)).max() < 1e-3 < np.abs(exact.channels.mean(axis=1)).min()
+    # the same filter at 8 kHz before the resampler as at 16 kHz after it, to within a small part of the signal
+    assert np.sqrt(np.mean((filtered.channels - after) ** 2)) < 0.01 * np.sqrt(np.mean(after ** 2))
+
+
 def test_a_recording_that_starts_on_an_offset_has_no_click():
     """The filter starts in the offset's steady state: no step response for the VAD to call speech."""
-    channels = np.full((1, 16000), 0.2, dtype=np.float32)
-    remove_dc_in_place(channels, 16000)
+    channels = HighPass(1, 16000)(np.full((16000, 1), 0.2, dtype=np.float32))
     assert float(np.max(np.abs(channels))) < 1e-3

@@ -57,6 +57,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from beam_pipeline.audio.dc import HighPass
+
 _MAX_CHANNELS = 2                  # one channel per side of a call; more is not a call recording
 _RESAMPLE_QUALITY = "HQ"
 _MAX_REASON_DETAIL_CHARS = 160     # library messages quoted in a reason are cut to this
@@ -94,8 +96,16 @@ class AudioDecodeError(ValueError):
     """Carries a short human-readable reason that goes into the errors table."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    """What the decoder delivers: the sample rate, and the high-pass cutoff (None: the samples as decoded)."""
+
+    rate_hz: int
+    high_pass_hz: float | None
+
+
 def decode_audio(data: bytes | BinaryIO, filename: str, *, target_rate_hz: int = 16000,
-                 max_duration_s: float = 4 * 3600.0) -> DecodedAudio:
+                 max_duration_s: float = 4 * 3600.0, high_pass_hz: float | None = None) -> DecodedAudio:
     """Decode one recording to float32 channels at `target_rate_hz`.
 
     Parameters
@@ -112,6 +122,10 @@ def decode_audio(data: bytes | BinaryIO, filename: str, *, target_rate_hz: int =
     max_duration_s
         Longer recordings are rejected, from the header when it states the
         length, so that a mislabelled multi-hour file cannot exhaust a worker.
+    high_pass_hz
+        If given, every channel goes through `audio.dc.HighPass` at this cutoff
+        block by block at the source rate, before resampling (the job passes
+        `dc.HIGH_PASS_HZ`; without it the samples are exactly the decoder's).
 
     Returns
     -------
@@ -141,8 +155,8 @@ def decode_audio(data: bytes | BinaryIO, filename: str, *, target_rate_hz: int =
         raise ValueError(f"max_duration_s must be positive, got {max_duration_s!r}")
     try:
         with _Source.of(data) as source:
-            channels, source_rate_hz, source_format = _decode_native(source, filename, max_duration_s,
-                                                                     int(target_rate_hz))
+            channels, source_rate_hz, source_format = _decode_native(
+                source, filename, max_duration_s, _Target(int(target_rate_hz), high_pass_hz))
     except AudioDecodeError:
         raise
     except OSError as exc:       # the storage failed mid-read: not the recording's fault, but its row's
@@ -212,7 +226,7 @@ class _Source:
 # --------------------------------------------------------------------------- blocks in, channels out
 
 class _ResampledChannels:
-    """Receives decoded blocks at the source rate; holds the recording at the target rate.
+    """Receives decoded blocks at the source rate; holds the recording at the target rate, high-passed if asked.
 
     The output array is allocated once, from the expected number of source
     frames, and written block by block (transposed, resampled and clipped), so
@@ -222,12 +236,15 @@ class _ResampledChannels:
     how many there are; resampling stops at the first (the recording is rejected).
     """
 
-    def __init__(self, n_channels: int, source_rate_hz: int, target_rate_hz: int, expected_frames: int):
+    def __init__(self, n_channels: int, source_rate_hz: int, target: "_Target", expected_frames: int):
         self.n_channels = n_channels
         self.source_rate_hz = source_rate_hz
-        self.target_rate_hz = target_rate_hz
+        self.target_rate_hz = target_rate_hz = target.rate_hz
         self.source_frames = 0
         self.non_finite = 0
+        # before the resampler: at a call's own 8 kHz that is half the samples of filtering at 16 kHz
+        self._high_pass = (HighPass(n_channels, source_rate_hz, target.high_pass_hz)
+                           if target.high_pass_hz is not None else None)
         self._stream = (soxr.ResampleStream(source_rate_hz, target_rate_hz, n_channels, dtype="float32",
                                             quality=_RESAMPLE_QUALITY)
                         if source_rate_hz != target_rate_hz else None)
@@ -245,6 +262,8 @@ class _ResampledChannels:
             self.non_finite += int(frames.size - np.count_nonzero(finite))
         if self.non_finite:
             return
+        if self._high_pass is not None:
+            frames = self._high_pass(frames)
         if self._stream is not None:
             frames = self._stream.resample_chunk(np.ascontiguousarray(frames, dtype=np.float32), last=False)
         self._write(frames)
@@ -295,7 +314,7 @@ def _trimmed(buffer: np.ndarray, n_samples: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- orchestration
 
-def _decode_native(source: _Source, filename: str, max_duration_s: float, target_rate_hz: int
+def _decode_native(source: _Source, filename: str, max_duration_s: float, target: "_Target"
                    ) -> tuple[np.ndarray, int, str]:
     """Channels (n_channels, n_samples) at the target rate, the recording's own rate and its format name.
 
@@ -309,14 +328,14 @@ def _decode_native(source: _Source, filename: str, max_duration_s: float, target
     except (sf.LibsndfileError, RuntimeError) as exc:
         # libsndfile does not know this container or codec: ffmpeg's turn.
         source.file.seek(0)
-        return _decode_with_ffmpeg(source, filename, max_duration_s, target_rate_hz, soundfile_reason=str(exc))
+        return _decode_with_ffmpeg(source, filename, max_duration_s, target, soundfile_reason=str(exc))
     with sound:
-        return _decode_with_soundfile(source, sound, max_duration_s, target_rate_hz)
+        return _decode_with_soundfile(source, sound, max_duration_s, target)
 
 
 # --------------------------------------------------------------------------- soundfile path
 
-def _decode_with_soundfile(source: _Source, info: sf.SoundFile, max_duration_s: float, target_rate_hz: int
+def _decode_with_soundfile(source: _Source, info: sf.SoundFile, max_duration_s: float, target: "_Target"
                            ) -> tuple[np.ndarray, int, str]:
     container = {"WAVEX": "wav"}.get(info.format, info.format.lower())
     source_format = "mp3" if info.format == "MP3" else f"{container}/{info.subtype}"
@@ -341,7 +360,7 @@ def _decode_with_soundfile(source: _Source, info: sf.SoundFile, max_duration_s: 
     # Read at most one frame past the limit, so a header that understates the length
     # (an MP3 length estimated from its size) cannot make us decode hours.
     max_frames = int(math.floor(max_duration_s * rate_hz)) + 1
-    output = _ResampledChannels(int(info.channels), rate_hz, target_rate_hz,
+    output = _ResampledChannels(int(info.channels), rate_hz, target,
                                 expected_frames=min(max(header_frames, int(info.frames)), max_frames))
     try:
         while output.source_frames < max_frames:
@@ -460,7 +479,7 @@ class _FfmpegInput:
     stream_kinds: tuple[str, ...]     # "audio", "video", ... for every stream of the input
 
 
-def _decode_with_ffmpeg(source: _Source, filename: str, max_duration_s: float, target_rate_hz: int, *,
+def _decode_with_ffmpeg(source: _Source, filename: str, max_duration_s: float, target: "_Target", *,
                         soundfile_reason: str) -> tuple[np.ndarray, int, str]:
     """One ffmpeg process: float32 WAV on stdout, its log in a file, checks made between the two.
 
@@ -483,7 +502,7 @@ def _decode_with_ffmpeg(source: _Source, filename: str, max_duration_s: float, t
         path = os.path.join(folder, "recording" + suffix)
         source.copy_to(path)
         output, found = _run_ffmpeg(ffmpeg, path, os.path.join(folder, "ffmpeg.log"), source, extension,
-                                    max_duration_s, target_rate_hz, soundfile_reason)
+                                    max_duration_s, target, soundfile_reason)
     source_format = found.container if found.codec == found.container else f"{found.container}/{found.codec}"
     decoded_s = output.source_frames / output.source_rate_hz
     _check_duration(decoded_s, max_duration_s, source="decoded")
@@ -496,7 +515,7 @@ def _decode_with_ffmpeg(source: _Source, filename: str, max_duration_s: float, t
 
 
 def _run_ffmpeg(ffmpeg: str, path: str, log_path: str, recording: _Source, extension: str,
-                max_duration_s: float, target_rate_hz: int, soundfile_reason: str
+                max_duration_s: float, target: "_Target", soundfile_reason: str
                 ) -> tuple[_ResampledChannels, _FfmpegInput]:
     limit_s = max_duration_s + 1.0     # `-t`: never decode far past the limit, even with no length in the header
     command = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info", "-i", path,
@@ -524,7 +543,7 @@ def _run_ffmpeg(ffmpeg: str, path: str, log_path: str, recording: _Source, exten
                 _check_duration(source.duration_s, max_duration_s, source="header")
             if layout.bits != 32 or layout.rate_hz <= 0:
                 raise AudioDecodeError(f"ffmpeg produced unexpected output ({layout})")
-            output = _read_ffmpeg_samples(process.stdout, layout, source.duration_s, target_rate_hz)
+            output = _read_ffmpeg_samples(process.stdout, layout, source.duration_s, target)
         return_code = process.wait()
     finally:
         watchdog.cancel()
@@ -547,10 +566,10 @@ def _run_ffmpeg(ffmpeg: str, path: str, log_path: str, recording: _Source, exten
 
 
 def _read_ffmpeg_samples(stream: io.BufferedReader, layout: "_WavLayout", duration_s: float | None,
-                         target_rate_hz: int) -> _ResampledChannels:
+                         target: "_Target") -> _ResampledChannels:
     """ffmpeg's float32 samples from its stdout, a block at a time, into channels at the target rate."""
     expected_s = duration_s if duration_s is not None else _UNKNOWN_LENGTH_GUESS_S
-    output = _ResampledChannels(layout.n_channels, layout.rate_hz, target_rate_hz,
+    output = _ResampledChannels(layout.n_channels, layout.rate_hz, target,
                                 expected_frames=int(math.ceil(expected_s * layout.rate_hz)))
     frame_bytes = 4 * layout.n_channels
     pending = b""
