@@ -92,11 +92,14 @@ def log_mel(samples: np.ndarray, spec: FeatureSpec = DEFAULT_SPEC) -> np.ndarray
     frames = np.lib.stride_tricks.sliding_window_view(samples, spec.n_fft)[::spec.hop_length,
                                                                             offset:offset + spec.win_length]
     basis = _mel_basis(spec)
-    spectrum = scipy.fft.rfft(frames * _analysis_window(spec), n=spec.n_fft, axis=1)[:, : basis.shape[1]]
-    # Floor magnitudes before squaring: near-silent bins of telephone audio would
-    # otherwise square into float32 denormals, which make every later operation on
-    # them tens of times slower. The floor (-140 dB) is far below `floor_db`.
-    power = np.maximum(np.abs(spectrum), 1e-7) ** 2
+    # Windowed straight into a zero-padded n_fft buffer: rfft(n=n_fft) would copy every frame again to pad it.
+    windowed = np.zeros((frames.shape[0], spec.n_fft), dtype=np.float32)
+    np.multiply(frames, _analysis_window(spec), out=windowed[:, : spec.win_length])
+    spectrum = scipy.fft.rfft(windowed, axis=1, workers=1)[:, : basis.shape[1]]
+    # Floor the power (at -140 dB, far below `floor_db`): near-silent bins of telephone
+    # audio would otherwise be float32 denormals, which make every later operation on
+    # them tens of times slower.
+    power = np.maximum(spectrum.real ** 2 + spectrum.imag ** 2, 1e-14)
     mel_db = 10.0 * np.log10(np.maximum((basis @ power.T).T, 1e-10))
     return np.maximum(mel_db, spec.floor_db).astype(np.float32)
 
