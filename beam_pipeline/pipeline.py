@@ -147,8 +147,9 @@ def _counters(result) -> dict[str, int]:
 def _local_workers(options: CallmoodOptions, to_do: int | None) -> int:
     """How many worker processes a local run uses: `--workers`, or by default one per core for a big night.
 
-    Each worker process imports TensorFlow and loads the model (about 6 s of CPU),
-    so a small night is faster in one process; past `RECORDINGS_PER_WORKER`
+    Each worker process starts at a cost (imports, the emotion model's interpreter,
+    the speaker model: about 3 s of CPU; a one-call run takes 3.7 s), so a small night
+    is faster in one process; past `RECORDINGS_PER_WORKER`
     recordings a worker's start-up is repaid by the calls it takes over.
     """
     if options.workers:
